@@ -1,0 +1,68 @@
+"""The `govcat` command line. Commands are thin: parse, call a service, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from catalog.cli import audit as audit_cli
+from catalog.cli import db as db_cli
+from catalog.cli import source as source_cli
+from catalog.cli.common import CliState, err_console
+from catalog.errors import GovcatError, RegistryError
+
+
+class GovcatGroup(TyperGroup):
+    """Turns every GovcatError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GovcatError as exc:
+            lines = exc.lines() if isinstance(exc, RegistryError) else [exc.message]
+            for i, line in enumerate(lines):
+                err_console.print(f"error: {line}" if i == 0 else line, markup=False)
+            ctx.exit(exc.exit_code)
+        finally:
+            if isinstance(ctx.obj, CliState):
+                ctx.obj.close()
+
+
+app = typer.Typer(
+    cls=GovcatGroup,
+    name="govcat",
+    help="A governance-aware data catalog for language-model training data.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db_url: Annotated[str | None, typer.Option(
+        "--db-url", envvar="GOVCAT_DATABASE_URL", show_envvar=True,
+        help="Catalog database URL (sqlite:///PATH or postgresql://...). "
+             "Default: a SQLite file under the data root.")] = None,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", envvar="GOVCAT_ACTOR", show_envvar=True,
+        help="Who is acting, for the audit log. Default: the OS user.")] = None,
+    home: Annotated[Path | None, typer.Option(
+        "--home", envvar="GOVCAT_HOME", show_envvar=True,
+        help="Data root for shards and the default SQLite catalog. Default: ./.govcat")] = None,
+) -> None:
+    ctx.obj = CliState(db_url, actor, home)
+
+
+app.add_typer(source_cli.app, name="source")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(db_cli.app, name="db")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,183 @@
+"""`govcat source`: register, import, list, show, review, approve and reject sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from catalog.cli.common import JsonOption, catalog, console, print_json
+from catalog.models import PERSONAL_DATA, ROBOTS_HANDLING, SOURCE_KINDS, TOS_VERDICTS
+from catalog.services import sources as svc
+
+app = typer.Typer(help="Register and review data sources.", no_args_is_help=True)
+
+
+def _choices(values: tuple[str, ...]) -> str:
+    return ", ".join(values)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Short unique name, e.g. cc-2024-10.")],
+    kind: Annotated[str, typer.Option(help=f"One of: {_choices(SOURCE_KINDS)}.")],
+    title: Annotated[str | None, typer.Option(help="Human title.")] = None,
+    uri: Annotated[str | None, typer.Option(help="Where the source lives (URL or path).")] = None,
+    steward: Annotated[str | None, typer.Option(help="Who answers for it.")] = None,
+    acquisition_method: Annotated[str | None, typer.Option(
+        help="How it was obtained (crawl, download, licence deal...).")] = None,
+    acquisition_date: Annotated[str | None, typer.Option(
+        help="When it was obtained (YYYY-MM-DD).")] = None,
+    license: Annotated[str | None, typer.Option(
+        "--license", help="Declared licence, an SPDX expression (LicenseRef-... allowed).")] = None,
+    license_evidence_url: Annotated[str | None, typer.Option(
+        help="Where the source states its licence.")] = None,
+    tos_url: Annotated[str | None, typer.Option(help="Terms of service URL.")] = None,
+    tos_verdict: Annotated[str, typer.Option(help=f"One of: {_choices(TOS_VERDICTS)}.")] = (
+        "unknown"),
+    tos_quote: Annotated[str | None, typer.Option(
+        help="The ToS clause the verdict rests on, quoted.")] = None,
+    robots_handling: Annotated[str, typer.Option(
+        help=f"One of: {_choices(ROBOTS_HANDLING)}.")] = "unknown",
+    jurisdiction: Annotated[str | None, typer.Option(help="e.g. EU, US, UK.")] = None,
+    personal_data: Annotated[str, typer.Option(
+        help=f"One of: {_choices(PERSONAL_DATA)}.")] = "unknown",
+    json_out: JsonOption = False,
+) -> None:
+    """Register one source with its licence, terms of service and robots metadata."""
+    data = svc.validate_source(dict(
+        slug=slug, kind=kind, title=title, uri=uri, steward=steward,
+        acquisition_method=acquisition_method, acquisition_date=acquisition_date,
+        declared_license=license, license_evidence_url=license_evidence_url, tos_url=tos_url,
+        tos_verdict=tos_verdict, tos_quote=tos_quote, robots_handling=robots_handling,
+        jurisdiction=jurisdiction, personal_data=personal_data,
+    ))
+    with catalog(ctx).uow() as uow:
+        source = svc.register_source(uow, data=data)
+        uow.commit()
+    if json_out:
+        print_json(svc.source_record(source))
+    else:
+        lic = f", licence {source.declared_license}" if source.declared_license else ""
+        console.print(f"registered source {source.slug} ({source.kind}{lic})", markup=False)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Registry file: .yaml/.yml (a list, or "
+                                          "`sources:` with a list) or .csv with a header row.")],
+) -> None:
+    """Register many sources from a registry file, all or nothing."""
+    with catalog(ctx).uow() as uow:
+        created = svc.import_sources(uow, path=path)
+        uow.commit()
+    console.print(f"imported {len(created)} source(s) from {path}", markup=False)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="pending, approved or rejected.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List registered sources."""
+    from catalog.repositories import SourceRepository
+
+    with catalog(ctx).uow() as uow:
+        rows = SourceRepository(uow.session).list(status=status, kind=kind)
+    if json_out:
+        print_json([svc.source_record(s) for s in rows])
+        return
+    table = Table(title=f"{len(rows)} source(s)")
+    for col in ("slug", "kind", "licence", "ToS", "robots", "personal data", "status"):
+        table.add_column(col)
+    for s in rows:
+        table.add_row(s.slug, s.kind, s.declared_license or "-", s.tos_verdict,
+                      s.robots_handling, s.personal_data, s.status)
+    console.print(table)
+
+
+@app.command("show")
+def show(ctx: typer.Context, slug: str, json_out: JsonOption = False) -> None:
+    """Every field of a source, its evidence, reviews, counts and audit history."""
+    with catalog(ctx).uow() as uow:
+        details = svc.source_details(uow, slug=slug)
+    if json_out:
+        print_json(details)
+        return
+    src = details["source"]
+    table = Table(show_header=False, title=f"source {slug}")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in src.items():
+        table.add_row(key.replace("_", " "), "-" if value is None else str(value))
+    for key, value in details["counts"].items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
+    if details["license_evidence"]:
+        ev = Table(title="licence evidence")
+        for col in ("role", "detector", "expression", "score", "location"):
+            ev.add_column(col)
+        for e in details["license_evidence"]:
+            ev.add_row(e["role"], e["detector"], e["expression"],
+                       "-" if e["score"] is None else f"{e['score']:.2f}", e["location"] or "-")
+        console.print(ev)
+    if details["tos_reviews"]:
+        rv = Table(title="terms-of-service reviews")
+        for col in ("when", "reviewer", "verdict", "quote"):
+            rv.add_column(col)
+        for r in details["tos_reviews"]:
+            rv.add_row(r["reviewed_at"], r["reviewer"], r["verdict"], r["quote"] or "-")
+        console.print(rv)
+    hist = Table(title="audit history")
+    for col in ("#", "when", "actor", "action"):
+        hist.add_column(col)
+    for h in details["history"]:
+        hist.add_row(str(h["seq"]), h["at"], h["actor"], h["action"])
+    console.print(hist)
+
+
+@app.command("review")
+def review(
+    ctx: typer.Context,
+    slug: str,
+    verdict: Annotated[str, typer.Option(help=f"One of: {_choices(TOS_VERDICTS)}.")],
+    quote: Annotated[str | None, typer.Option(help="The clause, quoted.")] = None,
+    reviewer: Annotated[str | None, typer.Option(help="Default: the actor.")] = None,
+    url: Annotated[str | None, typer.Option(help="ToS URL reviewed.")] = None,
+    snapshot_sha256: Annotated[str | None, typer.Option(
+        help="sha256 of the ToS snapshot reviewed.")] = None,
+) -> None:
+    """Record a terms-of-service review of a source."""
+    with catalog(ctx).uow() as uow:
+        rev = svc.review_source(uow, slug=slug, verdict=verdict, quote=quote,
+                                reviewer=reviewer, url=url, snapshot_sha256=snapshot_sha256)
+        uow.commit()
+    console.print(f"source {slug}: ToS verdict {rev.verdict} (reviewer {rev.reviewer})",
+                  markup=False)
+
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")]
+
+
+@app.command("approve")
+def approve(ctx: typer.Context, slug: str, reason: ReasonOption) -> None:
+    """Approve a source for use."""
+    with catalog(ctx).uow() as uow:
+        svc.set_source_status(uow, slug=slug, status="approved", reason=reason)
+        uow.commit()
+    console.print(f"source {slug}: approved", markup=False)
+
+
+@app.command("reject")
+def reject(ctx: typer.Context, slug: str, reason: ReasonOption) -> None:
+    """Reject a source."""
+    with catalog(ctx).uow() as uow:
+        svc.set_source_status(uow, slug=slug, status="rejected", reason=reason)
+        uow.commit()
+    console.print(f"source {slug}: rejected", markup=False)

@@ -1,0 +1,47 @@
+"""The catalog as the CLI and tests see it: settings in, a lazily built engine, units of work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from catalog.db import create_catalog_engine, ensure_schema
+from catalog.settings import Settings
+from catalog.unit_of_work import UnitOfWork
+
+
+class Catalog:
+    def __init__(self, settings: Settings, *, auto_upgrade: bool = True):
+        self.settings = settings
+        self._auto_upgrade = auto_upgrade
+        self._engine: Engine | None = None
+
+    @property
+    def url(self) -> str:
+        return self.settings.resolved_database_url()
+
+    @property
+    def data_root(self) -> Path:
+        return self.settings.data_root
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            engine = create_catalog_engine(self.url)
+            if self._auto_upgrade:
+                ensure_schema(engine)
+            self._engine = engine
+        return self._engine
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, actor=self.settings.actor)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

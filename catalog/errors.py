@@ -1,0 +1,83 @@
+"""Every failure a user can cause, as one typed exception; the CLI turns each into one line.
+
+    GovcatError                      exit 1 unless stated
+    ├── ConfigError                  settings or arguments unusable            (exit 2)
+    ├── DatabaseUnreachable          cannot connect; URL shown with the password masked (exit 3)
+    ├── NotFound                     no such source / run / host / document  (exit 4)
+    ├── AlreadyExists                duplicate slug, same policy version...  (exit 5)
+    ├── InvalidInput                 a value is not acceptable
+    │   ├── InvalidLicense           not SPDX; carries the closest valid ids
+    │   └── RegistryError            a registry file has bad rows; lists every one
+    └── IntegrityError               the catalog's own checks failed (audit chain broken) (exit 6)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class GovcatError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(GovcatError):
+    exit_code = 2
+
+
+class DatabaseUnreachable(GovcatError):
+    exit_code = 3
+
+
+class NotFound(GovcatError):
+    exit_code = 4
+
+
+class AlreadyExists(GovcatError):
+    exit_code = 5
+
+
+class InvalidInput(GovcatError):
+    exit_code = 2
+
+
+class InvalidLicense(InvalidInput):
+    def __init__(self, message: str, suggestions: Sequence[str] = ()):
+        super().__init__(message)
+        self.suggestions = tuple(suggestions)
+
+
+class RegistryError(InvalidInput):
+    """A registry import failed; `problems` holds one line per bad row."""
+
+    def __init__(self, path: str, problems: Sequence[str]):
+        self.path = path
+        self.problems = list(problems)
+        head = f"{path}: {len(self.problems)} bad row(s), nothing imported"
+        super().__init__(head)
+
+    def lines(self) -> list[str]:
+        return [self.message, *(f"  {p}" for p in self.problems)]
+
+
+class IntegrityError(GovcatError):
+    exit_code = 6
+
+
+__all__ = [
+    "AlreadyExists",
+    "ConfigError",
+    "DatabaseUnreachable",
+    "GovcatError",
+    "IntegrityError",
+    "InvalidInput",
+    "InvalidLicense",
+    "NotFound",
+    "RegistryError",
+]

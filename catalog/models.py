@@ -1,0 +1,297 @@
+"""All catalog tables, and the data models that cross the service boundary.
+
+Table models hold what is stored; data models (`SourceCreate`, ...) hold what a caller may
+send and are validated; they never inherit from a table model. Types are portable: the same
+migrations run on SQLite and Postgres (strings for enumerations, JSON for open-ended maps).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import field_validator
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SOURCE_KINDS = ("web-crawl", "books", "code", "forum", "wiki", "papers", "other")
+TOS_VERDICTS = (
+    "unrestricted",
+    "conditional",
+    "no-ai",
+    "no-scraping",
+    "no-scraping-and-ai",
+    "non-commercial-only",
+    "unknown",
+)
+ROBOTS_HANDLING = ("respected", "not-applicable", "unknown")
+PERSONAL_DATA = ("yes", "no", "unknown")
+SOURCE_STATUSES = ("pending", "approved", "rejected")
+
+SourceKind = Literal["web-crawl", "books", "code", "forum", "wiki", "papers", "other"]
+TosVerdict = Literal[
+    "unrestricted",
+    "conditional",
+    "no-ai",
+    "no-scraping",
+    "no-scraping-and-ai",
+    "non-commercial-only",
+    "unknown",
+]
+RobotsHandling = Literal["respected", "not-applicable", "unknown"]
+PersonalData = Literal["yes", "no", "unknown"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kw))
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class Source(SQLModel, table=True):
+    __tablename__ = "sources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(index=True, unique=True, max_length=100)
+    kind: str = Field(max_length=20)
+    title: str | None = None
+    uri: str | None = None
+    steward: str | None = None
+    acquisition_method: str | None = None
+    acquisition_date: date | None = None
+    declared_license: str | None = None
+    license_evidence_url: str | None = None
+    tos_url: str | None = None
+    tos_verdict: str = Field(default="unknown", max_length=30)
+    tos_quote: str | None = Field(default=None, sa_column=Column(Text))
+    robots_handling: str = Field(default="unknown", max_length=20)
+    jurisdiction: str | None = None
+    personal_data: str = Field(default="unknown", max_length=10)
+    status: str = Field(default="pending", max_length=10)
+    status_reason: str | None = None
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class SourceCreate(SQLModel):
+    """What registering a source takes. Licence normalisation happens in the service."""
+
+    slug: str
+    kind: SourceKind
+    title: str | None = None
+    uri: str | None = None
+    steward: str | None = None
+    acquisition_method: str | None = None
+    acquisition_date: date | None = None
+    declared_license: str | None = None
+    license_evidence_url: str | None = None
+    tos_url: str | None = None
+    tos_verdict: TosVerdict = "unknown"
+    tos_quote: str | None = None
+    robots_handling: RobotsHandling = "unknown"
+    jurisdiction: str | None = None
+    personal_data: PersonalData = "unknown"
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", value or ""):
+            raise ValueError(
+                "must be 1-100 characters of a-z, 0-9, '.', '_', '-', starting with a letter "
+                "or digit"
+            )
+        return value
+
+    @field_validator(
+        "title", "uri", "steward", "acquisition_method", "declared_license",
+        "license_evidence_url", "tos_url", "tos_quote", "jurisdiction", mode="before",
+    )
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+
+SOURCE_FIELDS = tuple(SourceCreate.model_fields)
+
+
+class LicenseEvidence(SQLModel, table=True):
+    """One licence statement and where it came from: declared by the source, or found."""
+
+    __tablename__ = "license_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="sources.id", index=True)
+    document_id: str | None = Field(default=None, index=True, max_length=200)
+    run_id: int | None = Field(default=None, foreign_key="runs.id")
+    role: str = Field(max_length=20)  # declared | finding | concluded
+    detector: str = Field(max_length=60)
+    detector_version: str | None = None
+    expression: str
+    score: float | None = None
+    location: str | None = None  # file path or URL
+    matched_text_sha256: str | None = Field(default=None, max_length=64)
+    raw: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts(nullable=False)
+
+
+class TosReview(SQLModel, table=True):
+    __tablename__ = "tos_reviews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
+    host_id: int | None = Field(default=None, foreign_key="hosts.id", index=True)
+    url: str | None = None
+    snapshot_sha256: str | None = Field(default=None, max_length=64)
+    verdict: str = Field(max_length=30)
+    quote: str | None = Field(default=None, sa_column=Column(Text))
+    reviewer: str
+    reviewed_at: datetime = _ts(nullable=False)
+
+
+# --------------------------------------------------------------------------- hosts & consent
+
+
+class Host(SQLModel, table=True):
+    __tablename__ = "hosts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=255)
+    created_at: datetime = _ts(nullable=False)
+
+
+class RobotsSnapshot(SQLModel, table=True):
+    """A dated copy of a host's robots.txt (or tdmrep.json / ai.txt), with its HTTP status."""
+
+    __tablename__ = "robots_snapshots"
+    __table_args__ = (
+        UniqueConstraint("host_id", "kind", "fetched_at", "sha256", name="uq_robots_snapshot"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    host_id: int = Field(foreign_key="hosts.id", index=True)
+    kind: str = Field(default="robots.txt", max_length=20)
+    fetched_at: datetime = _ts(nullable=False)
+    status: int = 200
+    content: str = Field(default="", sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    origin: str = Field(max_length=20)  # crawl | user
+    source_id: int | None = Field(default=None, foreign_key="sources.id")
+    run_id: int | None = Field(default=None, foreign_key="runs.id")
+    created_at: datetime = _ts(nullable=False)
+
+
+# --------------------------------------------------------------------------- documents & shards
+
+
+class Document(SQLModel, table=True):
+    """The index row of one document: identity, provenance and sizes — never the text."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_source_host", "source_id", "host"),)
+
+    id: str = Field(primary_key=True, max_length=200)  # <source-slug>/<hash of native id>
+    source_id: int = Field(foreign_key="sources.id", index=True)
+    native_id: str
+    url: str | None = None
+    host: str | None = Field(default=None, max_length=255)
+    content_sha256: str = Field(max_length=64, index=True)
+    n_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    n_tokens: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    collected_at: datetime | None = _ts(nullable=True)
+    created_at: datetime | None = _ts(nullable=True)
+    declared_license: str | None = None
+    concluded_license: str | None = None
+    shard_id: int | None = Field(default=None, foreign_key="shards.id", index=True)
+    shard_row: int | None = None
+    run_id: int | None = Field(default=None, foreign_key="runs.id")
+
+
+class Shard(SQLModel, table=True):
+    __tablename__ = "shards"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
+    run_id: int | None = Field(default=None, foreign_key="runs.id", index=True)
+    kind: str = Field(max_length=20)  # documents | attributes | decisions
+    stage: str | None = Field(default=None, max_length=40)
+    path: str = Field(unique=True)  # relative to the data root, or an fsspec URL
+    sha256: str = Field(max_length=64)
+    n_docs: int = 0
+    n_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # ingest | gate | process | release
+    source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
+    status: str = Field(default="running", max_length=20)
+    actor: str
+    started_at: datetime = _ts(nullable=False)
+    finished_at: datetime | None = _ts(nullable=True)
+    code_version: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class QuarantineRecord(SQLModel, table=True):
+    """An input record that could not be read: kept with where it was and why."""
+
+    __tablename__ = "quarantine"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="runs.id", index=True)
+    source_id: int = Field(foreign_key="sources.id", index=True)
+    file: str
+    location: str
+    reason: str = Field(max_length=60)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts(nullable=False)
+
+
+# --------------------------------------------------------------------------- audit
+
+
+class AuditEvent(SQLModel, table=True):
+    """One event of the append-only, hash-chained audit log.
+
+    `before`/`after` are canonical JSON text (not a JSON column) so that the bytes hashed
+    are the bytes stored, on every database.
+    """
+
+    __tablename__ = "audit_events"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: str = Field(max_length=40)  # ISO 8601 UTC, as hashed
+    actor: str
+    action: str = Field(max_length=60, index=True)
+    entity_type: str = Field(max_length=40)
+    entity_id: str = Field(max_length=200)
+    before: str | None = Field(default=None, sa_column=Column(Text))
+    after: str | None = Field(default=None, sa_column=Column(Text))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+Index("ix_audit_entity", AuditEvent.entity_type, AuditEvent.entity_id)  # type: ignore[arg-type]
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's last link, so that deleting the newest events is detected too."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(max_length=64)

@@ -1,0 +1,49 @@
+"""Settings, read once at the edge (the CLI) and passed down.
+
+Database URL: `--db-url`, then `GOVCAT_DATABASE_URL`, else a SQLite file under the data
+root (`./.govcat/` by default, `GOVCAT_HOME` moves it).
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVCAT_", extra="ignore")
+
+    home: Path = Field(default=Path(".govcat"))
+    database_url: str | None = None
+    actor: str = Field(default_factory=_os_user)
+
+    @property
+    def data_root(self) -> Path:
+        return self.home
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'catalog.db').resolve()}"
+
+
+def load_settings(*, db_url: str | None = None, actor: str | None = None,
+                  home: Path | None = None) -> Settings:
+    overrides: dict[str, object] = {}
+    if db_url:
+        overrides["database_url"] = db_url
+    if actor:
+        overrides["actor"] = actor
+    if home:
+        overrides["home"] = home
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Built-in connectors; each module registers itself with `ingest.registry.register`."""

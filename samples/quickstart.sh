@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The main job on the embedded default (SQLite under .govcat-quickstart/): register the sample
+# sources, review and approve them, and show what the catalog knows. Later stages (ingest,
+# gate, process, release, datasheet) join this script as they land.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOVCAT_HOME="${GOVCAT_HOME:-.govcat-quickstart}"
+unset GOVCAT_DATABASE_URL
+rm -rf "$GOVCAT_HOME"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Register the sample sources from samples/registry.yaml"
+govcat source import samples/registry.yaml
+step "Review the crawl's terms of service and approve the sources"
+govcat source review sample-crawl --verdict conditional \
+  --quote "Content may be used for research; commercial reuse requires permission" \
+  --reviewer legal@example.org
+for s in sample-crawl sample-books sample-code sample-forum; do
+  govcat source approve "$s" --reason "quickstart: reviewed sample"
+done
+step "Sources"
+govcat source list
+step "One source in full"
+govcat source show sample-forum
+step "Audit log"
+govcat audit log --limit 5
+govcat audit verify
