@@ -11,7 +11,9 @@ from typer.core import TyperGroup
 
 from catalog.cli import audit as audit_cli
 from catalog.cli import db as db_cli
+from catalog.cli import ingest as ingest_cli
 from catalog.cli import source as source_cli
+from catalog.cli import tools as tools_cli
 from catalog.cli.common import CliState, err_console
 from catalog.errors import GovcatError, RegistryError
 
@@ -61,6 +63,8 @@ def _root(
 
 app.add_typer(source_cli.app, name="source")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(tools_cli.app, name="tools")
 app.add_typer(db_cli.app, name="db")
 
 

@@ -1,0 +1,141 @@
+from pathlib import Path
+
+import pytest
+
+from ingest.code_licenses import (
+    SEE_FILE,
+    UNLICENSED,
+    UNPARSED,
+    normalize_expression,
+    package_metadata_licenses,
+    spdx_header,
+    spdx_header_finding,
+)
+from ingest.types import LicenseFinding
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("# SPDX-License-Identifier: MIT\nimport os\n", "MIT"),
+        ("// SPDX-License-Identifier: Apache-2.0 OR MIT\n", "Apache-2.0 OR MIT"),
+        ("/* SPDX-License-Identifier: GPL-2.0-only */\nint x;\n", "GPL-2.0-only"),
+        ("<!-- SPDX-License-Identifier: CC-BY-4.0 -->\n<p>", "CC-BY-4.0"),
+        ("-- SPDX-License-Identifier: BSD-3-Clause\n", "BSD-3-Clause"),
+        ('#!/bin/sh\n"""\nSPDX-License-Identifier: MPL-2.0"""\n', "MPL-2.0"),
+        ("{# SPDX-License-Identifier: ISC #}\n", "ISC"),
+        (" * spdx-license-identifier: LGPL-2.1-or-later\n", "LGPL-2.1-or-later"),
+        ("x = 1\n", None),
+        ("SPDX-License-Identifier:\n", None),
+    ],
+)
+def test_spdx_header_reads_any_comment_style(text: str, expected: str | None) -> None:
+    assert spdx_header(text) == expected
+
+
+def test_spdx_header_only_looks_at_the_first_30_lines() -> None:
+    assert spdx_header("\n" * 29 + "# SPDX-License-Identifier: MIT\n") == "MIT"
+    assert spdx_header("\n" * 30 + "# SPDX-License-Identifier: MIT\n") is None
+
+
+def test_spdx_header_finding_normalises_and_keeps_raw() -> None:
+    finding = spdx_header_finding("# SPDX-License-Identifier: gpl-2.0+\n", location="src/a.py")
+    assert finding is not None
+    assert finding.detector == "spdx-header"
+    assert finding.expression == "GPL-2.0-or-later"
+    assert finding.raw == "gpl-2.0+"
+    assert finding.location == "src/a.py"
+    odd = spdx_header_finding("# SPDX-License-Identifier: Apache 2\n", location="b.py")
+    assert odd is not None and odd.expression == UNPARSED and odd.raw == "Apache 2"
+
+
+def test_normalize_expression() -> None:
+    assert normalize_expression("mit or apache-2.0") == "MIT OR Apache-2.0"
+    assert normalize_expression("LicenseRef-Acme OR MIT") == "LicenseRef-Acme OR MIT"
+    assert normalize_expression("BSD 3-Clause License") is None
+    assert normalize_expression("MIT AND") is None
+    assert normalize_expression("") is None
+
+
+def _write(root: Path, name: str, text: str) -> None:
+    (root / name).write_text(text, encoding="utf-8")
+
+
+def _by_field(findings: list[LicenseFinding]) -> dict[tuple[str, str | None], LicenseFinding]:
+    return {(f.location, f.extra.get("field")): f for f in findings}
+
+
+def test_pyproject_pep639_text_file_and_poetry(tmp_path: Path) -> None:
+    _write(tmp_path, "pyproject.toml", '[project]\nname = "a"\nlicense = "MIT OR Apache-2.0"\n')
+    [finding] = package_metadata_licenses(tmp_path)
+    assert finding.detector == "package-metadata"
+    assert finding.expression == "MIT OR Apache-2.0"
+    assert finding.location == "pyproject.toml"
+    assert finding.extra == {"field": "project.license"}
+
+    _write(tmp_path, "pyproject.toml", '[project]\nlicense = {text = "BSD-3-Clause"}\n')
+    [finding] = package_metadata_licenses(tmp_path)
+    assert (finding.expression, finding.extra["field"]) == ("BSD-3-Clause", "project.license.text")
+
+    _write(tmp_path, "pyproject.toml", '[project]\nlicense = {file = "LICENSE.txt"}\n')
+    [finding] = package_metadata_licenses(tmp_path)
+    assert finding.expression == SEE_FILE
+    assert finding.extra["license_file"] == "LICENSE.txt"
+
+    _write(tmp_path, "pyproject.toml", '[tool.poetry]\nname = "a"\nlicense = "Apache-2.0"\n')
+    [finding] = package_metadata_licenses(tmp_path)
+    assert (finding.expression, finding.extra["field"]) == ("Apache-2.0", "tool.poetry.license")
+
+
+def test_setup_cfg_package_json_cargo_composer_gemspec(tmp_path: Path) -> None:
+    _write(tmp_path, "setup.cfg", "[metadata]\nname = a\nlicense = BSD 3-Clause License\n")
+    _write(tmp_path, "package.json", '{"name": "a", "license": "(ISC OR MIT)"}')
+    _write(tmp_path, "Cargo.toml", '[package]\nname = "a"\nlicense = "MIT/Apache-2.0"\n')
+    _write(tmp_path, "composer.json", '{"license": ["LGPL-2.1-only", "GPL-3.0-or-later"]}')
+    _write(
+        tmp_path,
+        "a.gemspec",
+        'Gem::Specification.new do |s|\n  s.licenses = ["MIT", "Ruby"]\nend\n',
+    )
+    found = _by_field(package_metadata_licenses(tmp_path))
+    assert found[("setup.cfg", "metadata.license")].expression == UNPARSED
+    assert found[("setup.cfg", "metadata.license")].raw == "BSD 3-Clause License"
+    assert found[("package.json", "license")].expression == "ISC OR MIT"
+    cargo = found[("Cargo.toml", "package.license")]
+    assert (cargo.expression, cargo.raw) == ("MIT OR Apache-2.0", "MIT/Apache-2.0")
+    assert found[("composer.json", "license")].expression == "LGPL-2.1-only OR GPL-3.0-or-later"
+    gem = [f for f in package_metadata_licenses(tmp_path) if f.location == "a.gemspec"]
+    assert [f.expression for f in gem] == ["MIT", "Ruby"]
+
+
+def test_package_json_special_values(tmp_path: Path) -> None:
+    _write(tmp_path, "package.json", '{"license": "UNLICENSED"}')
+    assert [f.expression for f in package_metadata_licenses(tmp_path)] == [UNLICENSED]
+    _write(tmp_path, "package.json", '{"license": "SEE LICENSE IN EULA.md"}')
+    [finding] = package_metadata_licenses(tmp_path)
+    assert (finding.expression, finding.extra["license_file"]) == (SEE_FILE, "EULA.md")
+    _write(tmp_path, "package.json", '{"licenses": [{"type": "MIT"}, {"type": "GPL-2.0"}]}')
+    assert [f.expression for f in package_metadata_licenses(tmp_path)] == ["MIT", "GPL-2.0-only"]
+
+
+def test_cargo_license_file_and_prefix(tmp_path: Path) -> None:
+    _write(tmp_path, "Cargo.toml", '[package]\nname = "a"\nlicense-file = "COPYING"\n')
+    [finding] = package_metadata_licenses(tmp_path, prefix="crates/a/")
+    assert finding.location == "crates/a/Cargo.toml"
+    assert finding.expression == SEE_FILE
+
+
+def test_malformed_manifest_is_reported_not_raised(tmp_path: Path) -> None:
+    _write(tmp_path, "pyproject.toml", "[project\nlicense = ")
+    _write(tmp_path, "package.json", '{"license": "MIT"}')
+    errors: list[tuple[str, str]] = []
+    found = package_metadata_licenses(tmp_path, errors=errors)
+    assert [f.expression for f in found] == ["MIT"]
+    assert len(errors) == 1 and errors[0][0] == "pyproject.toml"
+    assert "cannot read licence metadata" in errors[0][1]
+
+
+def test_no_manifest_no_findings(tmp_path: Path) -> None:
+    _write(tmp_path, "README.md", "license: MIT")
+    assert package_metadata_licenses(tmp_path) == []
+    assert package_metadata_licenses(tmp_path / "absent") == []
