@@ -105,7 +105,7 @@ def print_summary(result: svc.IngestResult, elapsed: float) -> None:
                         f"({', '.join(result.formats)}) — {result.status}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("count", justify="right")
-    table.add_row("files", f"{s.files:,}")
+    table.add_row("inputs", f"{s.files:,}")
     table.add_row("records read", f"{s.read:,}")
     table.add_row("documents", f"{s.documents:,}")
     table.add_row("ingested", f"{s.ingested:,}")
