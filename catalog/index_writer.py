@@ -16,7 +16,8 @@ DOCUMENT_COPY_TYPES = (
     ("host", "text"), ("content_sha256", "text"), ("n_bytes", "int8"), ("n_tokens", "int8"),
     ("collected_at", "timestamptz"), ("created_at", "timestamptz"),
     ("declared_license", "text"), ("concluded_license", "text"), ("shard_id", "int4"),
-    ("shard_row", "int4"), ("run_id", "int4"),
+    ("shard_row", "int4"), ("run_id", "int4"), ("consent_signals", "text"),
+    ("reserved_uses", "text"),
 )
 DOCUMENT_COLUMNS = tuple(name for name, _ in DOCUMENT_COPY_TYPES)
 

@@ -213,6 +213,11 @@ class Document(SQLModel, table=True):
     shard_id: int | None = Field(default=None, foreign_key="shards.id", index=True)
     shard_row: int | None = None
     run_id: int | None = Field(default=None, foreign_key="runs.id")
+    # The document's own rights signals (HTTP headers, HTML meta) as JSON, null when none;
+    # host-level files (robots.txt, tdmrep.json, ai.txt) are joined in at decision time.
+    consent_signals: str | None = Field(default=None, sa_column=Column(Text))
+    # Uses reserved for everyone by the document's own signals, comma-separated ("" = none).
+    reserved_uses: str | None = Field(default=None, max_length=100)
 
 
 class Shard(SQLModel, table=True):
@@ -236,6 +241,7 @@ class Run(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20)  # ingest | gate | process | release
     source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
+    policy_id: int | None = Field(default=None, foreign_key="policies.id", index=True)
     status: str = Field(default="running", max_length=20)
     actor: str
     started_at: datetime = _ts(nullable=False)
@@ -257,6 +263,56 @@ class QuarantineRecord(SQLModel, table=True):
     location: str
     reason: str = Field(max_length=60)
     detail: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts(nullable=False)
+
+
+# --------------------------------------------------------------------------- policies
+
+
+class StoredPolicy(SQLModel, table=True):
+    """A policy file, verbatim, with its hash; name + version identify it for good."""
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_policy_name_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, index=True)
+    version: str = Field(max_length=40)
+    sha256: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    intended_use: str = Field(max_length=20)
+    jurisdiction: str | None = Field(default=None, max_length=20)
+    actor: str
+    created_at: datetime = _ts(nullable=False)
+
+
+class DecisionCount(SQLModel, table=True):
+    """Per run, stage and rule: how many documents and tokens got which effect."""
+
+    __tablename__ = "decision_counts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="runs.id", index=True)
+    stage: str = Field(max_length=20)
+    rule_id: str = Field(max_length=100)  # "(default)" when the stage default applied
+    effect: str = Field(max_length=30)
+    documents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class OptOutRequest(SQLModel, table=True):
+    """A rights holder's request to leave the corpus; applied when the next release is cut."""
+
+    __tablename__ = "optout_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # domain | url-prefix | doc-id | content-sha256
+    value: str = Field(index=True)
+    requester: str
+    received_at: datetime = _ts(nullable=False)
+    status: str = Field(default="open", max_length=20)  # open | withdrawn
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    actor: str
     created_at: datetime = _ts(nullable=False)
 
 

@@ -26,10 +26,20 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".govcat"))
     database_url: str | None = None
     actor: str = Field(default_factory=_os_user)
+    # Comma-separated AI agents whose robots verdicts are evaluated (GOVCAT_AI_AGENTS).
+    ai_agents: str | None = None
 
     @property
     def data_root(self) -> Path:
         return self.home
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        from ingest.consent.agents import DEFAULT_AI_AGENTS
+
+        if not self.ai_agents:
+            return tuple(DEFAULT_AI_AGENTS)
+        return tuple(a.strip() for a in self.ai_agents.split(",") if a.strip())
 
     def resolved_database_url(self) -> str:
         if self.database_url:

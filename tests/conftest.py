@@ -95,7 +95,7 @@ class Cli:
 
         return self.runner.invoke(
             app, ["--db-url", self.db_url, "--home", str(self.home), "--actor", actor, *args],
-            input=input, catch_exceptions=False,
+            input=input, catch_exceptions=False, env={"COLUMNS": "200"},
         )
 
 

@@ -10,6 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from catalog.cli import audit as audit_cli
+from catalog.cli import consent as consent_cli
 from catalog.cli import db as db_cli
 from catalog.cli import ingest as ingest_cli
 from catalog.cli import source as source_cli
@@ -64,6 +65,7 @@ def _root(
 app.add_typer(source_cli.app, name="source")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(consent_cli.app, name="consent")
 app.add_typer(tools_cli.app, name="tools")
 app.add_typer(db_cli.app, name="db")
 

@@ -75,3 +75,42 @@ def html2text(
     if not file.exists():
         raise InvalidInput(f"{file}: no such file")
     typer.echo(extract_text(file.read_bytes()))
+
+
+@app.command("robots")
+def robots(
+    file: Annotated[Path | None, typer.Argument(help="A robots.txt file.")] = None,
+    url: Annotated[str | None, typer.Option(help="URL or path to check.")] = None,
+    agent: Annotated[str, typer.Option(help="User agent product token.")] = "*",
+    status: Annotated[int, typer.Option(help="HTTP status the file came with.")] = 200,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    batch: BatchOption = None,
+) -> None:
+    """Is URL allowed for AGENT under this robots.txt (RFC 9309), and which rule decided."""
+    from ingest.consent.robots import InvalidAgentError, check_batch, parse_robots
+
+    if batch is not None:
+        if not batch.exists():
+            raise InvalidInput(f"{batch}: no such file")
+        with batch.open("r", encoding="utf-8", errors="replace") as fh:
+            for answer in check_batch(fh):
+                typer.echo(json.dumps(answer, ensure_ascii=False))
+        return
+    if file is None or url is None:
+        raise InvalidInput("give a robots.txt FILE and --url (or --batch FILE.jsonl)")
+    if not file.exists():
+        raise InvalidInput(f"{file}: no such file")
+    text = file.read_bytes().decode("utf-8", errors="replace")
+    try:
+        verdict = parse_robots(text, status=status).check(url, agent)
+    except InvalidAgentError as exc:
+        raise InvalidInput(str(exc)) from None
+    if json_out:
+        typer.echo(json.dumps({"allowed": verdict.allowed, "rule": verdict.rule,
+                               "line": verdict.line, "group": verdict.group,
+                               "reason": verdict.reason}))
+        return
+    word = "allowed" if verdict.allowed else "disallowed"
+    rule = f" by line {verdict.line}: {verdict.rule}" if verdict.rule else ""
+    group = f" (group {verdict.group})" if verdict.group else ""
+    typer.echo(f"{word}{rule}{group} [{verdict.reason}]")

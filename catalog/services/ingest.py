@@ -37,6 +37,7 @@ from catalog.models import (
 from catalog.repositories import SourceRepository
 from catalog.versioning import code_version
 from ingest import registry
+from ingest.consent.reservation import resolve_reservation
 from ingest.textio import InputError
 from ingest.types import Quarantined, RawDocument, RobotsFound, Skipped
 
@@ -234,6 +235,7 @@ class Ingestor:
             self.progress(1, n_bytes)
         declared = next((f.expression for f in doc.licenses
                          if f.detector in DOCUMENT_DECLARING_DETECTORS), None)
+        signals = [asdict(sig) for sig in doc.signals]
         row = {
             "id": document_id(self.slug, doc.native_id),
             "source": self.slug,
@@ -247,10 +249,12 @@ class Ingestor:
             "title": doc.title,
             "language": doc.language,
             "metadata": shards.to_json({**doc.metadata, "format": fmt}),
-            "signals": shards.to_json([asdict(s) for s in doc.signals]),
+            "signals": shards.to_json(signals),
             "licenses": shards.to_json([asdict(f) for f in doc.licenses]),
             "_n_bytes": n_bytes,
             "_declared": declared,
+            "_consent_signals": shards.to_json(signals) if signals else None,
+            "_reserved_uses": own_reservation(doc),
         }
         batch.rows.append(row)
         batch.findings.append((row["id"], doc.licenses))
@@ -289,7 +293,8 @@ class Ingestor:
                     "collected_at": r["collected_at"], "created_at": r["created_at"],
                     "declared_license": r["_declared"] or self.source.declared_license,
                     "concluded_license": None, "shard_id": shard_id, "shard_row": i,
-                    "run_id": self.run_id,
+                    "run_id": self.run_id, "consent_signals": r["_consent_signals"],
+                    "reserved_uses": r["_reserved_uses"],
                 })
             insert_documents(uow.session, index_rows)
             self._insert_findings(uow, findings)
@@ -390,6 +395,14 @@ class Ingestor:
                                     "quarantined": sum(self.stats.quarantined.values()),
                                     "skipped": sum(self.stats.skipped.values())})
             uow.commit()
+
+
+def own_reservation(doc: RawDocument) -> str:
+    """Uses reserved for everyone by the document's own signals, comma-separated."""
+    if not doc.signals:
+        return ""
+    record = resolve_reservation(url=doc.url or "", signals=doc.signals)
+    return ",".join(sorted(record.uses))
 
 
 def _utc(value: datetime | None) -> datetime | None:
