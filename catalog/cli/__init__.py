@@ -12,11 +12,14 @@ from typer.core import TyperGroup
 from catalog.cli import audit as audit_cli
 from catalog.cli import consent as consent_cli
 from catalog.cli import db as db_cli
+from catalog.cli import gate as gate_cli
 from catalog.cli import ingest as ingest_cli
+from catalog.cli import optout as optout_cli
+from catalog.cli import policy as policy_cli
 from catalog.cli import source as source_cli
 from catalog.cli import tools as tools_cli
 from catalog.cli.common import CliState, err_console
-from catalog.errors import GovcatError, RegistryError
+from catalog.errors import GovcatError
 
 
 class GovcatGroup(TyperGroup):
@@ -26,7 +29,7 @@ class GovcatGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except GovcatError as exc:
-            lines = exc.lines() if isinstance(exc, RegistryError) else [exc.message]
+            lines = exc.lines() if hasattr(exc, "lines") else [exc.message]
             for i, line in enumerate(lines):
                 err_console.print(f"error: {line}" if i == 0 else line, markup=False)
             ctx.exit(exc.exit_code)
@@ -66,6 +69,10 @@ app.add_typer(source_cli.app, name="source")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(consent_cli.app, name="consent")
+app.add_typer(policy_cli.app, name="policy")
+app.command("gate")(gate_cli.gate)
+app.command("explain")(gate_cli.explain)
+app.add_typer(optout_cli.app, name="optout")
 app.add_typer(tools_cli.app, name="tools")
 app.add_typer(db_cli.app, name="db")
 
