@@ -96,3 +96,12 @@ def is_valid(expression: str) -> bool:
     except LicenseExpressionError:
         return False
     return True
+
+
+@lru_cache(maxsize=65536)
+def license_keys(expression: str) -> frozenset[str]:
+    """The licence ids an expression names (for comparing two expressions' substance)."""
+    try:
+        return frozenset(_licensing().license_keys(expression))
+    except ExpressionError:
+        return frozenset({expression})

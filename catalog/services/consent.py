@@ -116,7 +116,10 @@ class ConsentIndex:
         self.session = session
         self.agents = tuple(agents)
         self._by_host: dict[tuple[str, str], list[Snapshot]] = {}
+        self._times: dict[tuple[str, str], list[datetime]] = {}
         self._blocks: dict[int, dict[str, str]] = {}
+        self._partial: dict[int, tuple[tuple[str, str], ...]] = {}
+        self._signals: dict[int, bool] = {}
 
     def snapshots(self, host: str | None, kind: str = "robots.txt") -> list[Snapshot]:
         if not host:
@@ -154,9 +157,13 @@ class ConsentIndex:
         snaps = self.snapshots(host, kind)
         if not snaps:
             return None
-        if when is None:
+        if when is None or len(snaps) == 1:
             return snaps[0]
-        i = bisect.bisect_right([s.fetched_at for s in snaps], _utc(when))
+        key = (host, kind)
+        times = self._times.get(key)
+        if times is None:
+            times = self._times[key] = [s.fetched_at for s in snaps]
+        i = bisect.bisect_right(times, _utc(when))
         return snaps[i - 1] if i else snaps[0]
 
     def now(self, host: str | None, kind: str = "robots.txt") -> Snapshot | None:
@@ -169,15 +176,37 @@ class ConsentIndex:
             self._blocks[snap.id] = {a: snap.robots.agent_block(a) for a in self.agents}
         return self._blocks[snap.id]
 
+    def partially_blocked(self, snap: Snapshot) -> tuple[tuple[str, str], ...]:
+        """(agent, representative agent) for agents blocked from some paths. Agents that RFC
+        9309 resolves to the same group share its rules, so one check per group suffices."""
+        if snap.id not in self._partial:
+            reps: dict[str | None, str] = {}
+            out = []
+            for agent, level in self.blocks(snap).items():
+                if level == "some":
+                    rep = reps.setdefault(snap.robots.group_name(agent), agent)
+                    out.append((agent, rep))
+            self._partial[snap.id] = tuple(out)
+        return self._partial[snap.id]
+
+    def has_content_signals(self, snap: Snapshot) -> bool:
+        if snap.id not in self._signals:
+            self._signals[snap.id] = any(snap.robots.content_signals(a) for a in self.agents)
+        return self._signals[snap.id]
+
     def blocked_agents(self, snap: Snapshot | None, url: str | None) -> tuple[str, ...]:
         """The agents this snapshot disallows for the URL (all of the site or this path)."""
         if snap is None:
             return ()
-        out = []
-        for agent, level in self.blocks(snap).items():
-            if level == "all" or (level == "some" and url
-                                  and not snap.robots.check(url, agent).allowed):
-                out.append(agent)
+        out = [agent for agent, level in self.blocks(snap).items() if level == "all"]
+        partial = self.partially_blocked(snap)
+        if partial and url:
+            allowed: dict[str, bool] = {}
+            for agent, rep in partial:
+                if rep not in allowed:
+                    allowed[rep] = snap.robots.check(url, rep).allowed
+                if not allowed[rep]:
+                    out.append(agent)
         return tuple(out)
 
 

@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from catalog.services.consent import ConsentIndex, Snapshot
 from ingest.consent.reservation import resolve_reservation
 from ingest.types import ConsentSignal
 from policies.facts import consent_facts
+from policies.spdx import license_keys
 from policies.taxonomy import LicenseClass, Taxonomy
 
 DOC_COLUMNS = ("id", "source_id", "url", "host", "collected_at", "declared_license",
@@ -83,20 +83,10 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@lru_cache(maxsize=65536)
-def _keys(expression: str) -> frozenset[str]:
-    from license_expression import get_spdx_licensing
-
-    try:
-        return frozenset(get_spdx_licensing().license_keys(expression))
-    except Exception:  # an unparseable expression is compared as text
-        return frozenset({expression})
-
-
 def licences_conflict(declared: str | None, concluded: str | None) -> bool:
     if not declared or not concluded:
         return False
-    return _keys(declared) != _keys(concluded)
+    return license_keys(declared) != license_keys(concluded)
 
 
 class FactBuilder:
@@ -113,11 +103,17 @@ class FactBuilder:
         self._sources: dict[int, dict[str, Any]] = {}
         self._classes: dict[str, LicenseClass] = {}
         self._consent_memo: dict[tuple, dict[str, Any]] = {}
+        self._verdict_memo: dict[tuple, dict[str, Any]] = {}
+        self._no_robots = consent_facts(self.agents, collection=None, now=None)
         self._needs_consent = any(f.startswith("consent.") for f in self.required)
         self._needs_reservation = any(f.startswith("reservation.") for f in self.required)
         self._needs_license = any(f.startswith("license.") for f in self.required)
         self._needs_optout = any(f.startswith("optout.") for f in self.required)
         self._preloaded: set[str] = set()
+        self._row_memo: dict[tuple, dict[str, Any]] = {}
+        # Opt-outs by URL prefix, document id or content hash make every row its own case.
+        self._per_doc_optouts = self._needs_optout and bool(
+            self.optouts.prefixes or self.optouts.doc_ids or self.optouts.hashes)
 
     # ------------------------------------------------------------------ pieces
     def source_facts(self, source_id: int) -> dict[str, Any]:
@@ -151,17 +147,24 @@ class FactBuilder:
                     ) -> tuple[dict[str, Any], Snapshot | None, Snapshot | None]:
         then = self.consent.at(host, collected_at)
         now = self.consent.now(host)
-        per_url = any(level == "some" for snap in (then, now) if snap
-                      for level in self.consent.blocks(snap).values())
-        key = (then.id if then else None, now.id if now else None, url if per_url else None)
-        facts = self._consent_memo.get(key)
+        if then is None and now is None:
+            return self._no_robots, None, None
+        per_url = any(self.consent.partially_blocked(snap) for snap in (then, now) if snap)
+        key = (then.id if then else None, now.id if now else None)
+        facts = None if per_url else self._consent_memo.get(key)
         if facts is None:
-            coll = ({a: a not in self.consent.blocked_agents(then, url) for a in self.agents}
-                    if then else None)
-            cur = ({a: a not in self.consent.blocked_agents(now, url) for a in self.agents}
-                   if now else None)
-            facts = consent_facts(self.agents, collection=coll, now=cur)
-            if len(self._consent_memo) < 500_000:
+            blocked_then = self.consent.blocked_agents(then, url)
+            blocked_now = (blocked_then if now is then
+                           else self.consent.blocked_agents(now, url))
+            # Identical verdicts share one facts dict, so CEL sees equal inputs.
+            verdict_key = (then is not None, now is not None, blocked_then, blocked_now)
+            facts = self._verdict_memo.get(verdict_key)
+            if facts is None:
+                coll = ({a: a not in blocked_then for a in self.agents} if then else None)
+                cur = ({a: a not in blocked_now for a in self.agents} if now else None)
+                facts = self._verdict_memo[verdict_key] = consent_facts(
+                    self.agents, collection=coll, now=cur)
+            if not per_url:
                 self._consent_memo[key] = facts
         return facts, then, now
 
@@ -172,8 +175,7 @@ class FactBuilder:
                self.consent.now(host, "tdmrep.json")]
         ai = [self.consent.at(host, row["collected_at"], "ai.txt"),
               self.consent.now(host, "ai.txt")]
-        robots_signals = any(
-            snap.robots.content_signals(a) for snap in (then, now) if snap for a in self.agents)
+        robots_signals = any(self.consent.has_content_signals(s) for s in (then, now) if s)
         own = row["reserved_uses"] or ""
         if not (row["consent_signals"] or any(tdm) or any(ai) or robots_signals):
             uses = sorted(u for u in own.split(",") if u)
@@ -193,7 +195,46 @@ class FactBuilder:
         return reserved, sorted(uses), records
 
     # ------------------------------------------------------------------ a row
+    def _url_dependent(self, row: Mapping[str, Any], then: Snapshot | None,
+                       now: Snapshot | None) -> bool:
+        """Whether any fact of this row depends on the document itself, not just its host."""
+        if row["consent_signals"] or self._per_doc_optouts:
+            return True
+        host = row["host"]
+        if (self._needs_consent or self._needs_reservation) and any(
+                self.consent.partially_blocked(s) for s in (then, now) if s):
+            return True
+        if self._needs_reservation and (self.consent.snapshots(host, "tdmrep.json")
+                                        or self.consent.snapshots(host, "ai.txt")):
+            return True
+        return False
+
     def facts(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        then = now = None
+        if self._needs_consent or self._needs_reservation:
+            then = self.consent.at(row["host"], row["collected_at"])
+            now = self.consent.now(row["host"])
+        key = None
+        if not self._url_dependent(row, then, now):
+            # Everything but doc.* is shared by rows of one source, host, pair of robots
+            # snapshots, licence pair and reserved uses: build it once.
+            key = (row["source_id"], row["host"], then.id if then else None,
+                   now.id if now else None, row["declared_license"], row["concluded_license"],
+                   row["reserved_uses"])
+            shared = self._row_memo.get(key)
+            if shared is not None:
+                facts = dict(shared)
+                facts["doc.id"] = row["id"]
+                facts["doc.url"] = row["url"]
+                facts["doc.collected_at"] = _utc(row["collected_at"])
+                return facts
+        facts = self._build(row, then, now)
+        if key is not None and len(self._row_memo) < 200_000:
+            self._row_memo[key] = facts
+        return facts
+
+    def _build(self, row: Mapping[str, Any], then: Snapshot | None,
+               now: Snapshot | None) -> dict[str, Any]:
         facts = dict(self.source_facts(row["source_id"]))
         facts["doc.id"] = row["id"]
         facts["doc.url"] = row["url"]
@@ -211,7 +252,6 @@ class FactBuilder:
                 "license.known": cls.known and bool(concluded),
                 "license.conflict": licences_conflict(declared, row["concluded_license"]),
             })
-        then = now = None
         if self._needs_consent or self._needs_reservation:
             consent, then, now = self.consent_for(row["host"], row["url"], row["collected_at"])
             facts.update(consent)
