@@ -20,6 +20,22 @@ for s in sample-crawl sample-books sample-code sample-forum; do
 done
 step "Sources"
 govcat source list
+step "Ingest the samples: a crawl with robots.txt, a book, a code folder, a forum dump"
+govcat ingest sample-crawl samples/crawl/sample.warc.gz
+govcat ingest sample-books samples/books
+govcat ingest sample-code samples/code
+govcat ingest sample-forum samples/forum/Posts.xml --option site=cooking.stackexchange.com
+step "What one ingest run quarantined"
+govcat ingest report 4
+step "Consent: robots.txt from the crawl, and a newer one that opts out"
+govcat consent show news.example.org --agents GPTBot,CCBot,ClaudeBot,'*'
+govcat consent add-robots blog.example.net samples/consent/blog-robots-2027.txt \
+  --fetched-at 2027-01-15
+govcat consent changes --agents GPTBot,CCBot,ClaudeBot,'*'
+step "Gate the samples with the commercial-strict policy pack"
+govcat gate commercial-strict
+step "Why was a page refused?"
+govcat explain https://shop.example.com/fr/marche
 step "One source in full"
 govcat source show sample-forum
 step "Audit log"

@@ -44,7 +44,8 @@ def gate(
 
 
 def explain(ctx: typer.Context,
-            doc_id: Annotated[str, typer.Argument(help="A document id (<source>/<hash>).")],
+            doc_id: Annotated[str, typer.Argument(
+                help="A document id (<source>/<hash>) or the document's URL.")],
             json_out: JsonOption = False) -> None:
     """A document's source, evidence, consent, and every decision with rule and reason."""
     data = explain_svc.explain(catalog(ctx), doc_id=doc_id, agents=state(ctx).settings.agents)

@@ -21,8 +21,12 @@ from policies.taxonomy import load_taxonomy
 def explain(catalog: Catalog, *, doc_id: str, agents: tuple[str, ...]) -> dict[str, Any]:
     with catalog.session() as session:
         doc = session.get(Document, doc_id)
+        if doc is None and "://" in doc_id:  # a URL names the document too
+            doc = session.execute(select(Document).where(Document.url == doc_id)
+                                  .order_by(Document.id)).scalars().first()
         if doc is None:
-            raise NotFound(f"no document {doc_id!r}")
+            raise NotFound(f"no document {doc_id!r} (give a document id or its URL)")
+        doc_id = doc.id
         source = session.get(Source, doc.source_id)
         shard = session.get(Shard, doc.shard_id) if doc.shard_id else None
         evidence = session.execute(
