@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.gate_throughput [--rows 1000000] [--policy commercial-strict]
 
 Builds a scratch catalog: 50 sources, 8,000 hosts (200 with robots.txt snapshots, some
-blocking AI agents, some changing over time), licences of every class, consent signals on 1%
-of documents, a few opt-out requests; writes the index with COPY; then gates it. Prints the
+blocking AI agents, some changing over time), licences of every class (one per site, with
+one document in 7 differing), consent signals on 1% of documents, 5 domain opt-out
+requests; writes the index with COPY; then gates it. Prints the
 gate's documents/s and, as the baseline in the same process, a bare streaming scan of the
 same index rows (what gating cannot beat), with the ratio.
 """
@@ -66,7 +67,8 @@ def build(cat: Catalog, rows: int) -> None:
     for i in range(rows):
         h = hashlib.sha1(str(i).encode()).hexdigest()
         host = f"host{i % 8000}.example"
-        lic = LICENSES[(i // 7) % len(LICENSES)]
+        # A site's pages share its licence; sources differ (one in 7 documents varies).
+        lic = LICENSES[(i % 8000 + (i % 7 == 0)) % len(LICENSES)]
         batch.append({
             "id": f"src{i % 50:02d}/{h}", "source_id": ids[i % 50], "native_id": str(i),
             "url": f"https://{host}/{'private/' if i % 11 == 0 else ''}p{i}", "host": host,

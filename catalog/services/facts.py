@@ -111,6 +111,9 @@ class FactBuilder:
         self._needs_optout = any(f.startswith("optout.") for f in self.required)
         self._preloaded: set[str] = set()
         self._row_memo: dict[tuple, dict[str, Any]] = {}
+        self._files: dict[str | None, bool] = {}
+        self._own_uses: dict[str, tuple[bool, list[str]]] = {}
+        self._domain_matches: dict[str | None, list[str]] = {}
         # Opt-outs by URL prefix, document id or content hash make every row its own case.
         self._per_doc_optouts = self._needs_optout and bool(
             self.optouts.prefixes or self.optouts.doc_ids or self.optouts.hashes)
@@ -171,15 +174,18 @@ class FactBuilder:
     def reservation_for(self, row: Mapping[str, Any], then: Snapshot | None,
                         now: Snapshot | None) -> tuple[bool, list[str], Any]:
         host, url = row["host"], row["url"] or ""
+        robots_signals = any(self.consent.has_content_signals(s) for s in (then, now) if s)
+        if not (row["consent_signals"] or robots_signals or self._host_files(host)):
+            own = row["reserved_uses"] or ""
+            cached = self._own_uses.get(own)
+            if cached is None:
+                uses = sorted(u for u in own.split(",") if u)
+                cached = self._own_uses[own] = (bool({"tdm", "ai-train"} & set(uses)), uses)
+            return cached[0], list(cached[1]), None
         tdm = [self.consent.at(host, row["collected_at"], "tdmrep.json"),
                self.consent.now(host, "tdmrep.json")]
         ai = [self.consent.at(host, row["collected_at"], "ai.txt"),
               self.consent.now(host, "ai.txt")]
-        robots_signals = any(self.consent.has_content_signals(s) for s in (then, now) if s)
-        own = row["reserved_uses"] or ""
-        if not (row["consent_signals"] or any(tdm) or any(ai) or robots_signals):
-            uses = sorted(u for u in own.split(",") if u)
-            return bool({"tdm", "ai-train"} & set(uses)), uses, None
         signals = [ConsentSignal(**s) for s in json.loads(row["consent_signals"] or "[]")]
         uses: set[str] = set()
         reserved = False
@@ -204,10 +210,15 @@ class FactBuilder:
         if (self._needs_consent or self._needs_reservation) and any(
                 self.consent.partially_blocked(s) for s in (then, now) if s):
             return True
-        if self._needs_reservation and (self.consent.snapshots(host, "tdmrep.json")
-                                        or self.consent.snapshots(host, "ai.txt")):
-            return True
-        return False
+        return self._needs_reservation and self._host_files(host)
+
+    def _host_files(self, host: str | None) -> bool:
+        """Whether the host has a tdmrep.json or ai.txt snapshot (URL-level reservations)."""
+        found = self._files.get(host)
+        if found is None:
+            found = self._files[host] = bool(self.consent.snapshots(host, "tdmrep.json")
+                                             or self.consent.snapshots(host, "ai.txt"))
+        return found
 
     def facts(self, row: Mapping[str, Any]) -> dict[str, Any]:
         then = now = None
@@ -260,8 +271,17 @@ class FactBuilder:
             facts["reservation.reserved"] = reserved
             facts["reservation.uses"] = uses
         if self._needs_optout:
-            ids = self.optouts.match(doc_id=row["id"], host=row["host"], url=row["url"],
-                                     content_sha256=row["content_sha256"]) if self.optouts else []
+            if not self.optouts:
+                ids = []
+            elif self._per_doc_optouts:
+                ids = self.optouts.match(doc_id=row["id"], host=row["host"], url=row["url"],
+                                         content_sha256=row["content_sha256"])
+            else:  # domain requests only: the answer is the host's
+                ids = self._domain_matches.get(row["host"])
+                if ids is None:
+                    ids = self._domain_matches[row["host"]] = self.optouts.match(
+                        doc_id="", host=row["host"], url=None, content_sha256=None)
+                ids = list(ids)
             facts["optout.matched"] = bool(ids)
             facts["optout.request_ids"] = ids
         return facts

@@ -145,27 +145,30 @@ def gate(catalog: Catalog, *, policy_ref: str, sources: Sequence[str] | None = N
         with catalog.session() as session:
             builder = FactBuilder(session, required=compiled.required_facts("admission"),
                                   agents=policy.agents, taxonomy=taxonomy)
+            outcomes: dict[tuple[str, tuple[str, ...]], list[int]] = {}
             for rows in iter_index(catalog, source_ids=source_ids):
                 decisions = decide_batch(builder, compiled, rows)
-                ids, effects, rules, defaults, tokens = [], [], [], [], []
-                for row, d in zip(rows, decisions, strict=True):
-                    n = row["n_tokens"] or 0
-                    ids.append(row["id"])
-                    effects.append(d.effect)
-                    rules.append(list(d.rule_ids))
-                    defaults.append(d.default_applied)
-                    tokens.append(n)
-                    result.documents += 1
-                    result.tokens += n
-                    result.by_effect[d.effect] += 1
-                    result.tokens_by_effect[d.effect] += n
-                    for rule in d.rule_ids or (DEFAULT_RULE,):
-                        slot = result.by_rule.setdefault((rule, d.effect), [0, 0])
-                        slot[0] += 1
-                        slot[1] += n
-                writer.write(ids, effects, rules, defaults, tokens)
+                tokens = [row["n_tokens"] or 0 for row in rows]
+                for d, n in zip(decisions, tokens, strict=True):
+                    slot = outcomes.get((d.effect, d.rule_ids))
+                    if slot is None:
+                        slot = outcomes[(d.effect, d.rule_ids)] = [0, 0]
+                    slot[0] += 1
+                    slot[1] += n
+                writer.write([row["id"] for row in rows], [d.effect for d in decisions],
+                             [list(d.rule_ids) for d in decisions],
+                             [d.default_applied for d in decisions], tokens)
                 if progress:
                     progress(len(rows), 0)
+            for (effect, rule_ids), (docs, toks) in outcomes.items():
+                result.documents += docs
+                result.tokens += toks
+                result.by_effect[effect] += docs
+                result.tokens_by_effect[effect] += toks
+                for rule in rule_ids or (DEFAULT_RULE,):
+                    slot = result.by_rule.setdefault((rule, effect), [0, 0])
+                    slot[0] += docs
+                    slot[1] += toks
         writer.close()
         status = "completed"
     except BaseException:
