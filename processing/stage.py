@@ -1,0 +1,276 @@
+"""The stage base, its statistics, and the registry of stages by versioned name.
+
+A stage measures documents and writes attributes; it never drops one (DESIGN.md "Measure,
+then decide"). Stages chain as plain generators, and each keeps `StageStats` whose counters
+add up across workers:
+
+    quality = create("quality_v1")
+    for doc in quality.run(docs):      # every document comes out, with attributes added
+        ...
+    total = StageStats.sum(stats_from_every_worker)
+
+A stage subclass sets `name` (its versioned registry name, e.g. "gopher_quality_v1"),
+`version`, `attributes` (what it writes) and implements `measure(doc) -> {attribute: value}`.
+Optional heavy dependencies are imported inside the stage with `require(...)`, so listing
+the registry never imports them.
+
+Exceptions (all ValueError, so the CLI edge can report them in one line):
+
+    StageError
+    ├── UnknownStageError        no stage is registered under that name (lists the known ones)
+    ├── StageOptionError         an option given to a stage is unknown
+    ├── InvalidDocumentError     a document the stage cannot measure (names the document)
+    └── MissingDependencyError   an optional package is not installed (also an ImportError)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from time import perf_counter
+from types import ModuleType
+from typing import Any, ClassVar
+
+from processing.types import AttributeValue, Document
+
+
+class StageError(ValueError):
+    """Base of the errors a user of processing stages can cause."""
+
+
+class UnknownStageError(StageError):
+    """No stage is registered under that name."""
+
+
+class StageOptionError(StageError):
+    """An option given to a stage is unknown."""
+
+
+class InvalidDocumentError(StageError):
+    """A document the stage cannot measure; the stage records it and passes the document on."""
+
+    def __init__(self, doc_id: str, reason: str, detail: str = "") -> None:
+        self.doc_id = doc_id
+        self.reason = reason
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(f"document {doc_id!r}: {reason}{suffix}")
+
+
+class MissingDependencyError(StageError, ImportError):
+    """An optional package a stage needs is not installed."""
+
+
+def require(module: str, *, stage: str, package: str | None = None) -> ModuleType:
+    """Import an optional dependency of `stage`, or say which package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        wanted = package or module
+        raise MissingDependencyError(
+            f"stage {stage} needs the {wanted!r} package, which is not installed: "
+            f"pip install {wanted}"
+        ) from exc
+
+
+@dataclass(slots=True)
+class StageStats:
+    """What a stage saw. Every counter is a sum, so stats from workers add up with `merge`.
+
+    `measured[a]` counts documents where attribute `a` has a value, `undefined[a]` those where
+    it is None; `true[a]` counts documents where a boolean attribute is True, and `sums[a]`
+    adds numeric values (mean = sums[a] / measured[a]). `errors` counts documents the stage
+    could not measure, by reason; `counters` holds stage-specific totals (e.g. lines seen).
+    """
+
+    stage: str
+    docs_in: int = 0
+    docs_out: int = 0
+    seconds: float = 0.0
+    measured: Counter[str] = field(default_factory=Counter)
+    undefined: Counter[str] = field(default_factory=Counter)
+    true: Counter[str] = field(default_factory=Counter)
+    sums: dict[str, float] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def record(self, values: dict[str, AttributeValue]) -> None:
+        sums = self.sums
+        for name, value in values.items():
+            if value is None:
+                self.undefined[name] += 1
+                continue
+            self.measured[name] += 1
+            if value is True:
+                self.true[name] += 1
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                sums[name] = sums.get(name, 0) + value
+
+    def mean(self, attribute: str) -> float | None:
+        n = self.measured[attribute]
+        return self.sums.get(attribute, 0) / n if n else None
+
+    def merge(self, other: StageStats) -> StageStats:
+        if other.stage != self.stage:
+            raise StageError(f"cannot merge stats of stage {other.stage} into {self.stage}")
+        sums = dict(self.sums)
+        for name, value in other.sums.items():
+            sums[name] = sums.get(name, 0) + value
+        return StageStats(
+            stage=self.stage,
+            docs_in=self.docs_in + other.docs_in,
+            docs_out=self.docs_out + other.docs_out,
+            seconds=self.seconds + other.seconds,
+            measured=self.measured + other.measured,
+            undefined=self.undefined + other.undefined,
+            true=self.true + other.true,
+            sums=sums,
+            errors=self.errors + other.errors,
+            counters=self.counters + other.counters,
+        )
+
+    @staticmethod
+    def sum(stats: Iterable[StageStats]) -> StageStats:
+        items = list(stats)
+        if not items:
+            raise StageError("no stage stats to add up")
+        total = items[0]
+        for item in items[1:]:
+            total = total.merge(item)
+        return total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "docs_in": self.docs_in,
+            "docs_out": self.docs_out,
+            "seconds": self.seconds,
+            "measured": dict(self.measured),
+            "undefined": dict(self.undefined),
+            "true": dict(self.true),
+            "sums": dict(self.sums),
+            "errors": dict(self.errors),
+            "counters": dict(self.counters),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StageStats:
+        return cls(
+            stage=data["stage"],
+            docs_in=data["docs_in"],
+            docs_out=data["docs_out"],
+            seconds=data["seconds"],
+            measured=Counter(data["measured"]),
+            undefined=Counter(data["undefined"]),
+            true=Counter(data["true"]),
+            sums=dict(data["sums"]),
+            errors=Counter(data["errors"]),
+            counters=Counter(data["counters"]),
+        )
+
+
+class Stage(ABC):
+    """Measures documents and writes attributes; yields every document it is given."""
+
+    name: ClassVar[str]  # versioned registry name, e.g. "quality_v1"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    attributes: ClassVar[tuple[str, ...]] = ()  # the attributes it writes
+
+    def __init__(self) -> None:
+        self.stats = StageStats(stage=self.name)
+
+    @property
+    def error_attribute(self) -> str:
+        """Where the reason goes when a document cannot be measured."""
+        return f"{self.name}_error"
+
+    @abstractmethod
+    def measure(self, doc: Document) -> dict[str, AttributeValue]:
+        """The attributes of one document. Raise InvalidDocumentError for one it cannot read."""
+
+    def run(self, docs: Iterable[Document]) -> Iterator[Document]:
+        stats = self.stats
+        for doc in docs:
+            stats.docs_in += 1
+            started = perf_counter()
+            try:
+                values = self.measure(doc)
+            except InvalidDocumentError as exc:
+                # Passed on, not dropped: the policy sees the error attribute and decides.
+                stats.seconds += perf_counter() - started
+                stats.errors[exc.reason] += 1
+                doc.attributes[self.error_attribute] = str(exc)
+            else:
+                stats.seconds += perf_counter() - started
+                doc.attributes.update(values)
+                stats.record(values)
+            stats.docs_out += 1
+            yield doc
+
+
+_REGISTRY: dict[str, type[Stage]] = {}
+_LOAD_FAILURES: dict[str, str] = {}
+
+
+def register(cls: type[Stage]) -> type[Stage]:
+    """Class decorator: make a stage available under its `name`."""
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and existing is not cls:
+        raise StageError(f"two stages claim the name {cls.name!r}: {existing} and {cls}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_builtin() -> None:
+    # Stage modules are imported when the registry is first asked, not at package import. One
+    # module that fails to import must not hide the others, so its failure is kept and shown.
+    import processing.stages as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        qualified = f"processing.stages.{mod.name}"
+        if qualified in _LOAD_FAILURES:
+            continue
+        try:
+            importlib.import_module(qualified)
+        except ImportError as exc:
+            _LOAD_FAILURES[qualified] = str(exc)
+
+
+def names() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type[Stage]:
+    _load_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        message = f"unknown stage {name!r}; known stages: {known}"
+        if _LOAD_FAILURES:
+            failed = "; ".join(f"{mod}: {err}" for mod, err in sorted(_LOAD_FAILURES.items()))
+            message += f" (not loaded: {failed})"
+        raise UnknownStageError(message) from None
+
+
+def create(name: str, **options: Any) -> Stage:
+    """Build the stage registered under `name`, with keyword options checked by name."""
+    cls = get(name)
+    accepted = {
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        known = ", ".join(sorted(accepted)) or "none"
+        raise StageOptionError(
+            f"stage {name}: unknown option {unknown[0]!r}; known options: {known}"
+        )
+    return cls(**options)
