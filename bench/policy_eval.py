@@ -139,24 +139,24 @@ class RowMaker:
                 "attr.lang_score": round(rnd.betavariate(8, 1.5), 4),
                 "attr.gopher_word_count": words,
                 "attr.gopher_mean_word_length": rnd.gauss(4.8, 0.9),
-                "attr.gopher_hash_word_ratio": rnd.expovariate(200),
-                "attr.gopher_ellipsis_word_ratio": rnd.expovariate(150),
+                "attr.gopher_symbol_word_ratio_hash": rnd.expovariate(200),
+                "attr.gopher_symbol_word_ratio_ellipsis": rnd.expovariate(150),
                 "attr.gopher_bullet_lines_ratio": rnd.random() ** 4,
                 "attr.gopher_ellipsis_lines_ratio": rnd.random() ** 6,
                 "attr.gopher_alpha_words_ratio": 1 - rnd.expovariate(15),
                 "attr.gopher_stop_words": rnd.randrange(9),
-                "attr.gopher_dup_para_frac": rnd.random() ** 5,
-                "attr.gopher_dup_para_char_frac": rnd.random() ** 5,
-                "attr.gopher_dup_line_frac": rnd.random() ** 5,
-                "attr.gopher_dup_line_char_frac": rnd.random() ** 5,
-                "attr.c4_sentence_count": rnd.randrange(30),
-                "attr.c4_lorem_ipsum": rnd.random() < 0.002,
-                "attr.c4_curly_bracket": rnd.random() < 0.05,
-                "attr.c4_lines_removed_ratio": rnd.random(),
-                "attr.fineweb_punct_line_ratio": rnd.random(),
+                "attr.gopher_rep_dup_para_frac": rnd.random() ** 5,
+                "attr.gopher_rep_dup_para_char_frac": rnd.random() ** 5,
+                "attr.gopher_rep_dup_line_frac": rnd.random() ** 5,
+                "attr.gopher_rep_dup_line_char_frac": rnd.random() ** 5,
+                "attr.c4_kept_sentences": rnd.randrange(30),
+                "attr.c4_has_lorem_ipsum": rnd.random() < 0.002,
+                "attr.c4_has_curly_bracket": rnd.random() < 0.05,
+                "attr.c4_kept_lines": rnd.randrange(0, 200),
+                "attr.fineweb_line_punct_ratio": rnd.random(),
                 "attr.fineweb_short_line_ratio": rnd.random() ** 2,
                 "attr.fineweb_dup_line_char_frac": rnd.random() ** 8,
-                "attr.fineweb_newline_word_ratio": rnd.random() ** 3,
+                "attr.fineweb_newline_per_word": rnd.random() ** 3,
                 "attr.cluster_id": f"c{rnd.randrange(n // 3 + 1)}",
                 "attr.cluster_keep": rnd.random() < 0.8,
                 "attr.cluster_size": 1 if rnd.random() < 0.7 else rnd.randrange(2, 9),
@@ -164,9 +164,9 @@ class RowMaker:
                 {"EMAIL_ADDRESS": rnd.randrange(1, 40), "PHONE_NUMBER": rnd.randrange(0, 5)},
             }
             for k in (2, 3, 4):
-                row[f"attr.gopher_top_{k}gram_char_frac"] = rnd.random() ** 4 * 0.3
+                row[f"attr.gopher_rep_top_{k}gram"] = rnd.random() ** 4 * 0.3
             for k in range(5, 11):
-                row[f"attr.gopher_dup_{k}gram_char_frac"] = rnd.random() ** 6 * 0.3
+                row[f"attr.gopher_rep_dup_{k}gram"] = rnd.random() ** 6 * 0.3
             yield row
 
 

@@ -196,18 +196,18 @@ def good_doc(**changes):
     row = {
         "attr.lang": "en", "attr.lang_score": 0.95,
         "attr.gopher_word_count": 600, "attr.gopher_mean_word_length": 4.9,
-        "attr.gopher_hash_word_ratio": 0.0, "attr.gopher_ellipsis_word_ratio": 0.0,
+        "attr.gopher_symbol_word_ratio_hash": 0.0, "attr.gopher_symbol_word_ratio_ellipsis": 0.0,
         "attr.gopher_bullet_lines_ratio": 0.1, "attr.gopher_ellipsis_lines_ratio": 0.0,
         "attr.gopher_alpha_words_ratio": 0.97, "attr.gopher_stop_words": 7,
-        "attr.gopher_dup_para_frac": 0.0, "attr.gopher_dup_para_char_frac": 0.0,
-        "attr.gopher_dup_line_frac": 0.0, "attr.gopher_dup_line_char_frac": 0.0,
-        "attr.c4_sentence_count": 25, "attr.c4_lorem_ipsum": False,
-        "attr.c4_curly_bracket": False, "attr.c4_lines_removed_ratio": 0.05,
-        "attr.fineweb_punct_line_ratio": 0.8, "attr.fineweb_short_line_ratio": 0.1,
-        "attr.fineweb_dup_line_char_frac": 0.0, "attr.fineweb_newline_word_ratio": 0.04,
+        "attr.gopher_rep_dup_para_frac": 0.0, "attr.gopher_rep_dup_para_char_frac": 0.0,
+        "attr.gopher_rep_dup_line_frac": 0.0, "attr.gopher_rep_dup_line_char_frac": 0.0,
+        "attr.c4_kept_sentences": 25, "attr.c4_has_lorem_ipsum": False,
+        "attr.c4_has_curly_bracket": False, "attr.c4_kept_lines": 40,
+        "attr.fineweb_line_punct_ratio": 0.8, "attr.fineweb_short_line_ratio": 0.1,
+        "attr.fineweb_dup_line_char_frac": 0.0, "attr.fineweb_newline_per_word": 0.04,
     }
-    row.update({f"attr.gopher_top_{n}gram_char_frac": 0.03 for n in (2, 3, 4)})
-    row.update({f"attr.gopher_dup_{n}gram_char_frac": 0.0 for n in range(5, 11)})
+    row.update({f"attr.gopher_rep_top_{n}gram": 0.03 for n in (2, 3, 4)})
+    row.update({f"attr.gopher_rep_dup_{n}gram": 0.0 for n in range(5, 11)})
     row.update(changes)
     return row
 
@@ -215,23 +215,23 @@ def good_doc(**changes):
 QUALITY = {  # rule id -> a change that trips exactly that rule (DESIGN.md thresholds)
     "gopher-word-count": {"attr.gopher_word_count": 49},
     "gopher-mean-word-length": {"attr.gopher_mean_word_length": 10.5},
-    "gopher-hash-ratio": {"attr.gopher_hash_word_ratio": 0.11},
-    "gopher-ellipsis-ratio": {"attr.gopher_ellipsis_word_ratio": 0.11},
+    "gopher-hash-ratio": {"attr.gopher_symbol_word_ratio_hash": 0.11},
+    "gopher-ellipsis-ratio": {"attr.gopher_symbol_word_ratio_ellipsis": 0.11},
     "gopher-bullet-lines": {"attr.gopher_bullet_lines_ratio": 0.91},
     "gopher-ellipsis-lines": {"attr.gopher_ellipsis_lines_ratio": 0.31},
     "gopher-alpha-words": {"attr.gopher_alpha_words_ratio": 0.79},
     "gopher-stop-words": {"attr.gopher_stop_words": 1},
-    "gopher-dup-paragraphs": {"attr.gopher_dup_para_char_frac": 0.21},
-    "gopher-dup-lines": {"attr.gopher_dup_line_frac": 0.31},
-    "gopher-top-ngrams": {"attr.gopher_top_4gram_char_frac": 0.17},
-    "gopher-dup-ngrams": {"attr.gopher_dup_10gram_char_frac": 0.11},
-    "c4-lorem-ipsum": {"attr.c4_lorem_ipsum": True},
-    "c4-curly-bracket": {"attr.c4_curly_bracket": True},
-    "c4-few-sentences": {"attr.c4_sentence_count": 4},
-    "fineweb-punctuation": {"attr.fineweb_punct_line_ratio": 0.11},
+    "gopher-dup-paragraphs": {"attr.gopher_rep_dup_para_char_frac": 0.21},
+    "gopher-dup-lines": {"attr.gopher_rep_dup_line_frac": 0.31},
+    "gopher-top-ngrams": {"attr.gopher_rep_top_4gram": 0.17},
+    "gopher-dup-ngrams": {"attr.gopher_rep_dup_10gram": 0.11},
+    "c4-lorem-ipsum": {"attr.c4_has_lorem_ipsum": True},
+    "c4-curly-bracket": {"attr.c4_has_curly_bracket": True},
+    "c4-few-sentences": {"attr.c4_kept_sentences": 4},
+    "fineweb-punctuation": {"attr.fineweb_line_punct_ratio": 0.11},
     "fineweb-short-lines": {"attr.fineweb_short_line_ratio": 0.68},
     "fineweb-dup-lines": {"attr.fineweb_dup_line_char_frac": 0.02},
-    "fineweb-newlines": {"attr.fineweb_newline_word_ratio": 0.31},
+    "fineweb-newlines": {"attr.fineweb_newline_per_word": 0.31},
 }
 
 
@@ -251,8 +251,8 @@ def test_quality_rule_drops(pack, rule):
 
 
 def test_quality_thresholds_are_strict_inequalities():
-    edge = good_doc(**{"attr.gopher_word_count": 50, "attr.gopher_hash_word_ratio": 0.1,
-                       "attr.gopher_alpha_words_ratio": 0.8, "attr.c4_sentence_count": 5,
+    edge = good_doc(**{"attr.gopher_word_count": 50, "attr.gopher_symbol_word_ratio_hash": 0.1,
+                       "attr.gopher_alpha_words_ratio": 0.8, "attr.c4_kept_sentences": 5,
                        "attr.fineweb_short_line_ratio": 0.67})
     assert compiled(C).decide("quality", edge).effect == "keep"
 
