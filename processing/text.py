@@ -69,7 +69,7 @@ _PLAIN_TAIL = frozenset(",;:!?)\"'")
 _SUFFIX_S = ("'s", "'S", "\u2019s", "\u2019S")
 
 _URL = re.compile(
-    r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)\S*[\w/]"
+    r"(?:[A-Za-z][A-Za-z0-9+.-]*://(?=[^\s/])|www\.)\S*[\w/]"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,63}"
     r"|(?:[^\W_][\w-]*\.)+[a-z]{2,63}(?::\d+)?(?:/\S*[\w/])?"
 )
@@ -123,20 +123,12 @@ def _build_specials() -> dict[str, tuple[str, ...]]:
         for stem in stems.split():
             for apo in _APOSTROPHES:
                 add((stem, apo + clitic))
-    bare = {
-        "im": ("i", "m"), "ive": ("i", "ve"), "id": ("i", "d"),
-        "youre": ("you", "re"), "youve": ("you", "ve"), "youll": ("you", "ll"),
-        "youd": ("you", "d"), "theyre": ("they", "re"), "theyve": ("they", "ve"),
-        "theyll": ("they", "ll"), "theyd": ("they", "d"), "weve": ("we", "ve"),
-        "wed": ("we", "d"), "hes": ("he", "s"), "hed": ("he", "d"), "shes": ("she", "s"),
-        "itd": ("it", "d"), "itll": ("it", "ll"), "thats": ("that", "s"),
-        "thatll": ("that", "ll"), "theres": ("there", "s"), "thisll": ("this", "ll"),
-        "whats": ("what", "s"), "whos": ("who", "s"), "hows": ("how", "s"),
-        "whys": ("why", "s"), "wheres": ("where", "s"), "whens": ("when", "s"),
-        "cannot": ("can", "not"), "gonna": ("gon", "na"), "gotta": ("got", "ta"),
-    }  # fmt: skip
-    for parts in bare.values():
-        add(parts)
+    for spec in (
+        "i|m i|ve i|d you|re you|ve you|ll you|d they|re they|ve they|ll they|d we|ve we|d "
+        "he|s he|d she|s it|d it|ll that|s that|ll there|s this|ll what|s who|s how|s why|s "
+        "where|s when|s can|not gon|na got|ta"
+    ).split():
+        add(tuple(spec.split("|")))
     for abbr in (
         "Mr Mrs Ms Dr Prof Jr St Gov Gen Rev Sen Rep Mt Capt Col Lt Sgt Inc Ltd Co Corp vs "
         "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
@@ -290,6 +282,9 @@ def _suffix_len(s: str, symbols: frozenset[str]) -> int:
 
 
 def _split_infixes(s: str, out: list[str], symbols: frozenset[str]) -> None:
+    if symbols.isdisjoint(s):
+        _split_plain_infixes(s, out)
+        return
     start = 0
     for i, ch in enumerate(s):
         if ch in symbols:
@@ -322,8 +317,6 @@ def is_symbol_word(word: str) -> bool:
 def _is_symbol_char(ch: str) -> bool:
     category = unicodedata.category(ch)
     return category[0] in "PS" or category == "Cc"
-
-
 
 
 def is_punct(word: str) -> bool:

@@ -16,6 +16,7 @@ from catalog.cli import gate as gate_cli
 from catalog.cli import ingest as ingest_cli
 from catalog.cli import optout as optout_cli
 from catalog.cli import policy as policy_cli
+from catalog.cli import run as run_cli
 from catalog.cli import source as source_cli
 from catalog.cli import tools as tools_cli
 from catalog.cli.common import CliState, err_console
@@ -72,6 +73,7 @@ app.add_typer(consent_cli.app, name="consent")
 app.add_typer(policy_cli.app, name="policy")
 app.command("gate")(gate_cli.gate)
 app.command("explain")(gate_cli.explain)
+app.command("run")(run_cli.run)
 app.add_typer(optout_cli.app, name="optout")
 app.add_typer(tools_cli.app, name="tools")
 app.add_typer(db_cli.app, name="db")

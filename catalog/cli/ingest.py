@@ -77,6 +77,9 @@ def run(
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-o", help="Format option KEY=VALUE (repeatable).")] = None,
     shard_docs: Annotated[int, typer.Option(help="Documents per shard.")] = 20_000,
+    license_scan: Annotated[bool, typer.Option(
+        "--license-scan/--no-license-scan",
+        help="Scan code folders with scancode-toolkit before reading them.")] = True,
     json_out: JsonOption = False,
 ) -> None:
     options = _parse_options(option or [])
@@ -85,7 +88,9 @@ def run(
     try:
         with counting(f"ingest {source}") as advance:
             result = svc.ingest(cat, source_slug=source, paths=paths, fmt=fmt, options=options,
-                                shard_docs=shard_docs, progress=advance)
+                                shard_docs=shard_docs, progress=advance,
+                                license_scan=license_scan,
+                                notice=lambda m: err_console.print(m, markup=False))
     except KeyboardInterrupt:
         err_console.print("interrupted: run the same command again to resume "
                           "(documents already indexed are kept)")

@@ -35,6 +35,7 @@ from catalog.models import (
     utcnow,
 )
 from catalog.repositories import SourceRepository
+from catalog.services.licensing import TreeLicences, conclude_document, scan_tree
 from catalog.versioning import code_version
 from ingest import registry
 from ingest.consent.reservation import resolve_reservation
@@ -118,7 +119,7 @@ class IngestResult:
 class _Batch:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
-        self.findings: list[tuple[str, list]] = []
+        self.findings: list[tuple] = []  # (doc id, findings, concluded, how)
         self.quarantine: list[Quarantined] = []
         self.robots: list[RobotsFound] = []
 
@@ -129,8 +130,13 @@ class _Batch:
 class Ingestor:
     def __init__(self, catalog: Catalog, *, source_slug: str, paths: Sequence[Path],
                  fmt: str | None = None, options: Mapping[str, str] | None = None,
-                 shard_docs: int = 20_000, progress: Progress | None = None):
+                 shard_docs: int = 20_000, progress: Progress | None = None,
+                 license_scan: bool = True,
+                 notice: Callable[[str], None] | None = None):
         self.catalog = catalog
+        self.license_scan = license_scan
+        self.notice = notice or (lambda message: None)
+        self._trees: dict[Path, TreeLicences | None] = {}
         self.slug = source_slug
         self.paths = [Path(p) for p in paths]
         self.fmt = fmt
@@ -190,19 +196,34 @@ class Ingestor:
                 file.unlink()
 
     # ---------------------------------------------------------------- main loop
+    def _scan_licences(self, plan) -> None:
+        """Code folders: one scancode pass over the tree before its files are read."""
+        for path, connector, _ in plan:
+            if connector.name == "code_v1" and path.is_dir() and self.license_scan:
+                self.notice(f"scanning licences under {path} with scancode-toolkit "
+                            "(cached by file hash)")
+                tree = scan_tree(path, data_root=self.catalog.data_root,
+                                 source_declared=self.source.declared_license)
+                self._trees[path] = tree
+                if tree is not None:
+                    self.notice(f"  {tree.scanned} file(s) scanned, {tree.cache_hits} from "
+                                "the cache")
+
     def run(self) -> IngestResult:
         source, plan, run_id = self._prepare()
         self.run_id, self.source = run_id, source
+        self._scan_licences(plan)
         self._shard_seq = 0
         batch = _Batch()
         status = "failed"
         try:
             for path, connector, options in plan:
                 self.stats.files += 1
+                tree = self._trees.get(path)
                 for item in connector.read(path, options):
                     self.stats.read += 1
                     if isinstance(item, RawDocument):
-                        self._add_document(batch, item, connector.name)
+                        self._add_document(batch, item, connector.name, tree)
                         if len(batch) >= self.shard_docs:
                             self._flush(batch)
                             batch = _Batch()
@@ -227,7 +248,8 @@ class Ingestor:
         return IngestResult(run_id, self.slug, sorted({c.name for _, c, _ in plan}),
                             self.stats, status)
 
-    def _add_document(self, batch: _Batch, doc: RawDocument, fmt: str) -> None:
+    def _add_document(self, batch: _Batch, doc: RawDocument, fmt: str,
+                      tree: TreeLicences | None = None) -> None:
         text = doc.text
         n_bytes = len(text.encode("utf-8"))
         self.stats.documents += 1
@@ -236,6 +258,8 @@ class Ingestor:
         declared = next((f.expression for f in doc.licenses
                          if f.detector in DOCUMENT_DECLARING_DETECTORS), None)
         signals = [asdict(sig) for sig in doc.signals]
+        concluded, how = conclude_document(doc, source_declared=self.source.declared_license,
+                                           tree=tree)
         row = {
             "id": document_id(self.slug, doc.native_id),
             "source": self.slug,
@@ -255,9 +279,11 @@ class Ingestor:
             "_declared": declared,
             "_consent_signals": shards.to_json(signals) if signals else None,
             "_reserved_uses": own_reservation(doc),
+            "_concluded": concluded,
+            "_conclusion": how if (doc.licenses or tree is not None) else None,
         }
         batch.rows.append(row)
-        batch.findings.append((row["id"], doc.licenses))
+        batch.findings.append((row["id"], doc.licenses, row["_concluded"], row["_conclusion"]))
 
     # ---------------------------------------------------------------- one transaction a batch
     def _flush(self, batch: _Batch) -> None:
@@ -292,7 +318,8 @@ class Ingestor:
                     "n_bytes": r["_n_bytes"], "n_tokens": tokens,
                     "collected_at": r["collected_at"], "created_at": r["created_at"],
                     "declared_license": r["_declared"] or self.source.declared_license,
-                    "concluded_license": None, "shard_id": shard_id, "shard_row": i,
+                    "concluded_license": r["_concluded"], "shard_id": shard_id,
+                    "shard_row": i,
                     "run_id": self.run_id, "consent_signals": r["_consent_signals"],
                     "reserved_uses": r["_reserved_uses"],
                 })
@@ -328,18 +355,27 @@ class Ingestor:
                     select(Document.id).where(Document.id.in_(chunk))).scalars())
         return found
 
-    def _insert_findings(self, uow, findings: Iterable[tuple[str, list]]) -> None:
+    def _insert_findings(self, uow, findings: Iterable[tuple]) -> None:
         now = utcnow()
-        rows = [
-            {"source_id": self.source.id, "document_id": doc_id, "run_id": self.run_id,
-             "role": "finding", "detector": f.detector,
-             "detector_version": (f.extra or {}).get("detector_version"),
-             "expression": f.expression, "score": f.score, "location": f.location,
-             "matched_text_sha256": (f.extra or {}).get("matched_text_sha256")
-             or (hashlib.sha256(f.raw.encode("utf-8")).hexdigest() if f.raw else None),
-             "raw": f.raw or None, "created_at": now}
-            for doc_id, found in findings for f in found
-        ]
+        rows = []
+        for doc_id, found, concluded, how in findings:
+            for f in found:
+                extra = f.extra or {}
+                rows.append({
+                    "source_id": self.source.id, "document_id": doc_id, "run_id": self.run_id,
+                    "role": "finding", "detector": f.detector,
+                    "detector_version": extra.get("detector_version"),
+                    "expression": f.expression, "score": f.score, "location": f.location,
+                    "matched_text_sha256": extra.get("matched_text_sha256")
+                    or (hashlib.sha256(f.raw.encode("utf-8")).hexdigest() if f.raw else None),
+                    "raw": f.raw or None, "created_at": now})
+            if concluded and how is not None:
+                rows.append({
+                    "source_id": self.source.id, "document_id": doc_id, "run_id": self.run_id,
+                    "role": "concluded", "detector": "govcat-conclude",
+                    "detector_version": None, "expression": concluded, "score": None,
+                    "location": how.get("level"), "matched_text_sha256": None,
+                    "raw": shards.to_json(how), "created_at": now})
         for start in range(0, len(rows), 5000):
             uow.session.execute(insert(LicenseEvidence.__table__), rows[start:start + 5000])
 
@@ -415,9 +451,11 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def ingest(catalog: Catalog, *, source_slug: str, paths: Sequence[Path], fmt: str | None = None,
            options: Mapping[str, str] | None = None, shard_docs: int = 20_000,
-           progress: Progress | None = None) -> IngestResult:
+           progress: Progress | None = None, license_scan: bool = True,
+           notice: Callable[[str], None] | None = None) -> IngestResult:
     return Ingestor(catalog, source_slug=source_slug, paths=paths, fmt=fmt, options=options,
-                    shard_docs=shard_docs, progress=progress).run()
+                    shard_docs=shard_docs, progress=progress, license_scan=license_scan,
+                    notice=notice).run()
 
 
 def run_report(catalog: Catalog, *, run_id: int, limit: int = 1000) -> dict[str, Any]:

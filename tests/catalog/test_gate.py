@@ -135,7 +135,9 @@ def test_explain_tells_the_whole_story(cli, tmp_path):
     assert data["source"]["slug"] == "w"
     assert data["document"]["url"] == "https://optout.example/e"
     assert data["facts_now"]["optout.request_ids"] == ["optout-1"]
-    assert [e["expression"] for e in data["license_evidence"]] == ["CC-BY-4.0"]
+    assert [(e["role"], e["expression"]) for e in data["license_evidence"]] == [
+        ("finding", "CC-BY-4.0"), ("concluded", "CC-BY-4.0")]
+    assert data["document"]["concluded_license"] == "CC-BY-4.0"
     [dec] = data["decisions"]
     assert dec["effect"] == "deny" and dec["policy"] == "tiny@1"
     assert dec["rules"] == [{"rule": "opted-out",

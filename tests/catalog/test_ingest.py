@@ -131,7 +131,9 @@ def test_every_item_kind_lands_in_the_catalog(cli, tmp_path):
     cli("ingest", "p", str(spec), "--format", "probe_v1", "-o", "n=4")
     assert _scalar(cli, select(func.count()).select_from(RobotsSnapshot)) == 1
     assert _scalar(cli, select(func.count()).select_from(QuarantineRecord)) == 1
-    assert _scalar(cli, select(func.count()).select_from(LicenseEvidence)) == 4
+    assert _scalar(cli, select(func.count()).select_from(LicenseEvidence)
+                   .where(LicenseEvidence.role == "concluded")) == 4
+    assert _scalar(cli, select(func.count()).select_from(LicenseEvidence)) == 8
     report = cli("ingest", "report", str(out["run"]))
     assert report.exit_code == 0
     assert "offset 99" in report.stdout and "corrupt-record" in report.stdout

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# This file was contributed under the GPL and keeps that licence.
+# This file keeps the licence it was contributed under.
 """A line parser kept for compatibility with old tally files."""
 
 

@@ -1,0 +1,58 @@
+"""`govcat run POLICY`: admitted documents through langid → quality → dedup → pii."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from catalog.cli.common import JsonOption, catalog, console, err_console, print_json
+from catalog.services import process as svc
+
+
+def run(
+    ctx: typer.Context,
+    policy: Annotated[str, typer.Argument(help="A built-in pack, a policy file, or a stored "
+                                               "policy (name or name@version).")],
+    sources: Annotated[str | None, typer.Option(
+        "--sources", help="Comma-separated source slugs (default: all).")] = None,
+    executor: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes for the local executor (default: all cores).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Process the documents POLICY admits; the policy decides at every stage, with reasons.
+
+    Running the same command after an interruption resumes the unfinished run.
+    """
+    slugs = [s.strip() for s in sources.split(",") if s.strip()] if sources else None
+    last = {"stage": None}
+
+    def progress(stage: str, n: int) -> None:
+        if stage != last["stage"]:
+            err_console.print(f"  {stage} …", markup=False)
+            last["stage"] = stage
+
+    try:
+        result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
+                                  executor=executor, workers=workers, progress=progress)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: run the same command again to resume")
+        raise typer.Exit(130) from None
+    if json_out:
+        print_json(result.to_dict())
+        return
+    resumed = " (resumed)" if result.resumed else ""
+    console.print(f"run {result.run_id}{resumed}: {result.policy}, admission from gate run "
+                  f"{result.gate_run_id}; {len(result.kept_ids):,} documents kept", markup=False)
+    table = Table(title="funnel")
+    for col in ("stage", "docs in", "tokens in", "kept", "tokens kept", "dropped (rule: docs)",
+                "redacted"):
+        table.add_column(col)
+    for f in result.funnel:
+        dropped = "; ".join(f"{r}: {n:,}" for r, n in f.dropped.most_common()) or "-"
+        redacted = ", ".join(f"{k} {v}" for k, v in sorted(f.redacted.items()) if v) or "-"
+        table.add_row(f.stage, f"{f.docs_in:,}", f"{f.tokens_in:,}", f"{f.kept:,}",
+                      f"{f.kept_tokens:,}", dropped, redacted)
+    console.print(table)

@@ -1,0 +1,138 @@
+"""Concluding a document's licence from the evidence found at ingest, most specific first.
+
+Code folders: scancode-toolkit scans the tree once (in parallel, cached by file hash), and
+`ingest.licensing.conclude_tree` picks per file: its own header, the nearest licence file,
+package metadata, the repository licence, then the source's declaration. Other documents:
+their own declaration (post date, book header, dump field), then Creative Commons links on
+the page, then the source's declaration.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.licensing.cache import LicenseCache
+from ingest.licensing.conclude import Conclusion, conclude, conclude_tree
+from ingest.types import LicenseFinding, RawDocument
+from policies.spdx import LicenseExpressionError, license_keys, normalize
+
+DOCUMENT_DECLARING = frozenset({"stackexchange-date", "gutenberg-header", "metadata-field",
+                                "source-dump"})
+
+
+@dataclass
+class TreeLicences:
+    prefix: str  # the scanned folder's path inside its repository ("" at the top)
+    conclusions: dict[str, Conclusion]
+    scanned: int
+    cache_hits: int
+
+    def for_path(self, repo_path: str) -> Conclusion | None:
+        rel = repo_path[len(self.prefix):] if repo_path.startswith(self.prefix) else repo_path
+        return self.conclusions.get(rel)
+
+
+def _git_prefix(path: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-prefix"],
+                             capture_output=True, text=True, timeout=30)
+    except OSError:
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def scan_tree(root: Path, *, data_root: Path, source_declared: str | None,
+              workers: int | None = None,
+              progress: Callable[[int], None] | None = None) -> TreeLicences | None:
+    """Scan a code folder with scancode; None (with one warning) when scancode is absent."""
+    from ingest.code_licenses import package_metadata_licenses
+    from ingest.licensing import scancode
+
+    try:
+        findings = scancode.detect_tree(root, workers=workers, cache=LicenseCache(
+            data_root / "cache" / "licences"), progress=progress)
+    except scancode.ScancodeUnavailable as exc:
+        warnings.warn(f"scancode-toolkit unavailable ({exc}); licences concluded from "
+                      "headers and package metadata only. Install it: pip install "
+                      "'govcat[license]'", stacklevel=2)
+        return None
+    metadata = package_metadata_licenses(root)
+    conclusions = conclude_tree(root, findings, metadata, _safe(source_declared))
+    return TreeLicences(_git_prefix(root), conclusions, getattr(findings, "scanned", 0),
+                        getattr(findings, "cache_hits", 0))
+
+
+def _safe(expression: str | None) -> str | None:
+    if not expression:
+        return None
+    try:
+        return normalize(expression)
+    except LicenseExpressionError:
+        return None
+
+
+def _same(a: str, b: str) -> bool:
+    return license_keys(a) == license_keys(b)
+
+
+def conclude_document(doc: RawDocument, *, source_declared: str | None,
+                      tree: TreeLicences | None = None) -> tuple[str | None, dict[str, Any]]:
+    """(concluded SPDX expression or None, a record of how) for one ingested document."""
+    path = doc.metadata.get("path")
+    if tree is not None and path:
+        c = tree.for_path(path)
+        if c is not None:
+            return c.expression, _record(c)
+    if path is not None:  # code without a scan: header, then package metadata
+        header = next((f for f in doc.licenses if f.detector == "spdx-header"), None)
+        meta = [f for f in doc.licenses if f.detector == "package-metadata"]
+        c = conclude(path=path, header=header, nearest_license_file=[], package_metadata=meta,
+                     repository=[], source_declared=_safe(source_declared))
+        return c.expression, _record(c)
+    own = [f for f in doc.licenses if f.detector in DOCUMENT_DECLARING]
+    links = [f for f in doc.licenses if f.detector == "cc-link"]
+    chain: list[str] = []
+    concluded: str | None = None
+    conflict = False
+    if own:
+        concluded = _safe(own[0].expression) or own[0].expression
+        chain.append(f"document declares {concluded} ({own[0].detector})")
+    elif links:
+        exprs = sorted({f.expression for f in links})
+        if len(exprs) == 1:
+            concluded = exprs[0]
+            how = ("rel=license" if any((f.extra or {}).get("rel_license") for f in links)
+                   else "link")
+            chain.append(f"the page links {concluded} ({how})")
+        else:
+            conflict = True
+            concluded = " AND ".join(exprs)
+            chain.append(f"the page links several licences ({', '.join(exprs)}): all apply")
+    declared = _safe(source_declared)
+    if concluded is None and declared:
+        concluded = declared
+        chain.append(f"no document-level evidence; the source declares {declared}")
+    if concluded and declared and not _same(concluded, declared):
+        conflict = True
+        chain.append(f"conflict: the source declares {declared}")
+    evidence = own[:1] or links
+    return concluded, {"chain": chain, "conflict": conflict,
+                       "evidence": [_finding(f) for f in evidence]}
+
+
+def _finding(f: LicenseFinding) -> dict[str, Any]:
+    return {"detector": f.detector, "expression": f.expression, "location": f.location,
+            "score": f.score}
+
+
+def _record(c: Conclusion) -> dict[str, Any]:
+    chain = list(c.reason_chain)
+    if c.conflict and c.conflict_detail:
+        chain.append(f"conflict: {c.conflict_detail}")
+    return {"chain": chain, "conflict": c.conflict, "level": c.level,
+            "evidence": [_finding(f) for f in c.evidence]}
