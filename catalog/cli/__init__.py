@@ -14,6 +14,7 @@ from catalog.cli import consent as consent_cli
 from catalog.cli import db as db_cli
 from catalog.cli import gate as gate_cli
 from catalog.cli import ingest as ingest_cli
+from catalog.cli import license as license_cli
 from catalog.cli import optout as optout_cli
 from catalog.cli import policy as policy_cli
 from catalog.cli import run as run_cli
@@ -70,6 +71,7 @@ app.add_typer(source_cli.app, name="source")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(consent_cli.app, name="consent")
+app.add_typer(license_cli.app, name="license")
 app.add_typer(policy_cli.app, name="policy")
 app.command("gate")(gate_cli.gate)
 app.command("explain")(gate_cli.explain)

@@ -114,3 +114,78 @@ def robots(
     rule = f" by line {verdict.line}: {verdict.rule}" if verdict.rule else ""
     group = f" (group {verdict.group})" if verdict.group else ""
     typer.echo(f"{word}{rule}{group} [{verdict.reason}]")
+
+
+def _stage_tool(stage_name: str, file: Path | None, batch: Path | None, json_out: bool) -> None:
+    from processing import stage as registry
+    from processing.types import Document
+
+    stage = registry.create(stage_name)
+
+    def measure(obj: dict[str, Any]) -> dict[str, Any]:
+        doc = Document(id=str(obj.get("id", "")), text=str(obj["text"]))
+        [out] = list(stage.run([doc]))
+        return dict(out.attributes)
+
+    if batch is not None:
+        run_batch(batch, measure, ("id", "text"))
+        return
+    if file is None:
+        raise InvalidInput("give a text FILE or --batch FILE.jsonl")
+    if not file.exists():
+        raise InvalidInput(f"{file}: no such file")
+    attrs = measure({"id": file.name, "text": file.read_text(encoding="utf-8", errors="replace")})
+    if json_out:
+        typer.echo(json.dumps(attrs, ensure_ascii=False, indent=2))
+        return
+    for key, value in attrs.items():
+        typer.echo(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+TextFile = Annotated[Path | None, typer.Argument(help="A UTF-8 text file.")]
+
+
+@app.command("langid")
+def langid(file: TextFile = None, batch: BatchOption = None, json_out: JsonFlag = False) -> None:
+    """Language and score (fastText lid.176) of a text file."""
+    _stage_tool("langid_v1", file, batch, json_out)
+
+
+@app.command("quality")
+def quality(file: TextFile = None, batch: BatchOption = None, json_out: JsonFlag = False) -> None:
+    """Every Gopher, C4 and FineWeb quality signal of a text file."""
+    _stage_tool("quality_v1", file, batch, json_out)
+
+
+@app.command("pii")
+def pii(file: TextFile = None, batch: BatchOption = None, json_out: JsonFlag = False) -> None:
+    """Personal data found in a text file (presidio), with spans and counts."""
+    _stage_tool("pii_v1", file, batch, json_out)
+
+
+@app.command("license")
+def license_(
+    path: Annotated[Path | None, typer.Argument(help="A file or a folder.")] = None,
+    batch: BatchOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """The concluded SPDX licence of a file (or of every file of a folder), with evidence."""
+    from catalog.services.licensing import conclude_path
+
+    if batch is not None:
+        run_batch(batch, lambda o: conclude_path(Path(o["path"])), ("path",))
+        return
+    if path is None:
+        raise InvalidInput("give a FILE or folder, or --batch FILE.jsonl")
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or folder")
+    result = conclude_path(path)
+    if json_out:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for rel, c in (result["files"].items() if "files" in result else [(str(path), result)]):
+        typer.echo(f"{rel}: {c['expression'] or 'no licence found'}"
+                   f"{'  [conflict]' if c.get('conflict') else ''}")
+        for step in c["chain"]:
+            typer.echo(f"    {step}")

@@ -136,3 +136,66 @@ def _record(c: Conclusion) -> dict[str, Any]:
         chain.append(f"conflict: {c.conflict_detail}")
     return {"chain": chain, "conflict": c.conflict, "level": c.level,
             "evidence": [_finding(f) for f in c.evidence]}
+
+
+def conclude_path(path: Path) -> dict[str, Any]:
+    """`govcat tools license`: the conclusion for one file, or for every file of a folder."""
+    from ingest.code_licenses import spdx_header_finding
+    from ingest.licensing import scancode
+    from ingest.licensing.golicense import available, detect
+
+    path = Path(path)
+    if path.is_dir():
+        findings = scancode.detect_tree(path, workers=0 if _small(path) else None)
+        from ingest.code_licenses import package_metadata_licenses
+
+        conclusions = conclude_tree(path, findings, package_metadata_licenses(path), None)
+        out: dict[str, Any] = {"path": str(path), "files": {
+            rel: {"expression": c.expression, **_record(c)} for rel, c in conclusions.items()}}
+        if available():
+            out["go_license_detector"] = [_finding(f) for f in detect(path)]
+        return out
+    text = path.read_text(encoding="utf-8", errors="replace")
+    header = spdx_header_finding(text, location=path.name)
+    found = scancode.detect_file(path, location=path.name)
+    c = conclude(path=path.name, header=header, nearest_license_file=[], package_metadata=[],
+                 repository=[], source_declared=None, file_findings=found)
+    return {"path": str(path), "expression": c.expression, **_record(c)}
+
+
+def _small(path: Path, limit: int = 50) -> bool:
+    return sum(1 for _ in zip(range(limit + 1), path.rglob("*"), strict=False)) <= limit
+
+
+def license_report(session, *, slug: str, taxonomy) -> dict[str, Any]:
+    """A source's documents by concluded licence and by licence class, with tokens."""
+    from sqlalchemy import func, select
+
+    from catalog.models import Document
+    from catalog.repositories import SourceRepository
+
+    source = SourceRepository(session).get(slug)
+    lic = func.coalesce(Document.concluded_license, Document.declared_license)
+    rows = session.execute(
+        select(lic, func.count(), func.coalesce(func.sum(Document.n_tokens), 0))
+        .where(Document.source_id == source.id).group_by(lic)).all()
+    licences, classes = [], {}
+    for expression, docs, tokens in sorted(rows, key=lambda r: -r[1]):
+        cls = taxonomy.classify(expression or "LicenseRef-Unknown")
+        entry = {"license": expression, "use": cls.use, "attribution": cls.attribution,
+                 "share_alike": cls.share_alike, "no_derivatives": cls.no_derivatives,
+                 "open": cls.open, "known": cls.known and bool(expression),
+                 "documents": int(docs), "tokens": int(tokens)}
+        licences.append(entry)
+        agg = classes.setdefault(cls.use, {"use": cls.use, "documents": 0, "tokens": 0})
+        agg["documents"] += int(docs)
+        agg["tokens"] += int(tokens)
+    conflicts = session.execute(
+        select(func.count()).where(Document.source_id == source.id,
+                                   Document.concluded_license.is_not(None),
+                                   Document.declared_license.is_not(None),
+                                   Document.concluded_license != Document.declared_license)
+    ).scalar_one()
+    return {"source": slug, "declared": source.declared_license, "licenses": licences,
+            "classes": sorted(classes.values(), key=lambda c: -c["documents"]),
+            "declared_vs_concluded_differ": int(conflicts)}
