@@ -156,9 +156,7 @@ _MERGE_STARTS = frozenset(m[:i] for m in _MERGEABLE for i in range(1, len(m)))
 def _other_symbols() -> frozenset[str]:
     # Unicode "So" (icons, emoji, (c), degree sign...): always split off as single tokens.
     # Every So character sits below U+20000, so scanning the first two planes is complete.
-    return frozenset(
-        ch for ch in map(chr, range(0x20000)) if unicodedata.category(ch) == "So"
-    )
+    return frozenset(ch for ch in map(chr, range(0x20000)) if unicodedata.category(ch) == "So")
 
 
 def split_words(text: str) -> list[str]:

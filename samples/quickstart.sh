@@ -32,10 +32,15 @@ govcat consent show news.example.org --agents GPTBot,CCBot,ClaudeBot,'*'
 govcat consent add-robots blog.example.net samples/consent/blog-robots-2027.txt \
   --fetched-at 2027-01-15
 govcat consent changes --agents GPTBot,CCBot,ClaudeBot,'*'
+step "Licences: concluded per document, summarised by licence class"
+govcat license report sample-code
+govcat license report sample-crawl
 step "Gate the samples with the commercial-strict policy pack"
 govcat gate commercial-strict
 step "Why was a page refused?"
 govcat explain https://shop.example.com/fr/marche
+step "Process what the research-permissive pack admits: langid, quality, dedup, PII"
+govcat run research-permissive
 step "One source in full"
 govcat source show sample-forum
 step "Audit log"

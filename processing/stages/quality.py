@@ -218,9 +218,7 @@ def gopher_quality(
         "gopher_word_count": n_content,
         "gopher_mean_word_length": _ratio(sum(map(len, content)), n_content),
         "gopher_symbol_word_ratio_hash": _ratio(text.count("#"), n_words),
-        "gopher_symbol_word_ratio_ellipsis": _ratio(
-            text.count("...") + text.count("…"), n_words
-        ),
+        "gopher_symbol_word_ratio_ellipsis": _ratio(text.count("...") + text.count("…"), n_words),
         "gopher_bullet_lines_ratio": _ratio(bullets, n_lines),
         "gopher_ellipsis_lines_ratio": _ratio(ellipsis_ends, n_lines),
         "gopher_alpha_words_ratio": _ratio(len(list(filter(ALPHA.search, words))), n_words),
@@ -385,9 +383,7 @@ def fineweb_quality(text: str, words: list[str]) -> dict[str, AttributeValue]:
     }
 
 
-def quality_signals(
-    text: str, families: tuple[str, ...] = FAMILIES
-) -> dict[str, AttributeValue]:
+def quality_signals(text: str, families: tuple[str, ...] = FAMILIES) -> dict[str, AttributeValue]:
     """Every signal of the given families for one text; the text is split into words once."""
     # Line boundaries are whitespace to the word splitter, so the words of the lines, put end
     # to end, are the words of the text; C4 needs them per line, the others whole.

@@ -371,7 +371,5 @@ def test_family_stages_write_only_their_family(name, family):
 def test_a_document_without_text_is_passed_on_with_an_error():
     stage = create("quality_v1")
     doc = next(stage.run([Document("bad", None)]))  # type: ignore[arg-type]
-    assert doc.attributes == {
-        "quality_v1_error": "document 'bad': text-not-a-string (NoneType)"
-    }
+    assert doc.attributes == {"quality_v1_error": "document 'bad': text-not-a-string (NoneType)"}
     assert stage.stats.errors["text-not-a-string"] == 1
