@@ -204,3 +204,14 @@ def test_optout_requests(cli):
     assert cli("optout", "withdraw", "1", "--reason", "licence agreed").exit_code == 0
     [req] = json.loads(cli("optout", "list", "--json").stdout)
     assert req["status"] == "withdrawn" and "licence agreed" in req["note"]
+
+
+def test_gate_only_the_given_sources(cli, tmp_path):
+    policy = _setup(cli, tmp_path)
+    assert cli("source", "add", "empty", "--kind", "other").exit_code == 0
+    out = json.loads(cli("gate", str(policy), "--sources", "empty", "--json").stdout)
+    assert out["documents"] == 0
+    out = json.loads(cli("gate", str(policy), "--sources", "w,empty", "--json").stdout)
+    assert out["documents"] == 5
+    r = cli("gate", str(policy), "--sources", "nope")
+    assert r.exit_code == 4 and "nope" in r.stderr
