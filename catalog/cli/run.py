@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from catalog.cli.common import JsonOption, catalog, console, err_console, print_json
+from catalog.cli.progress import RateColumn
 from catalog.services import process as svc
 
 
@@ -27,16 +29,19 @@ def run(
     Running the same command after an interruption resumes the unfinished run.
     """
     slugs = [s.strip() for s in sources.split(",") if s.strip()] if sources else None
-    last = {"stage": None}
-
-    def progress(stage: str, n: int) -> None:
-        if stage != last["stage"]:
-            err_console.print(f"  {stage} …", markup=False)
-            last["stage"] = stage
-
+    columns = (SpinnerColumn(), TextColumn("{task.description:<8}"),
+               TextColumn("{task.completed:,} docs"), RateColumn("docs"), TimeElapsedColumn())
     try:
-        result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
-                                  executor=executor, workers=workers, progress=progress)
+        with Progress(*columns, console=err_console) as bars:
+            tasks: dict[str, int] = {}
+
+            def progress(stage: str, n: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bars.add_task(stage, total=None)
+                bars.update(tasks[stage], advance=n)
+
+            result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
+                                      executor=executor, workers=workers, progress=progress)
     except KeyboardInterrupt:
         err_console.print("interrupted: run the same command again to resume")
         raise typer.Exit(130) from None

@@ -37,6 +37,11 @@ from policies.facts import DEFAULT_SCHEMA
 from processing.executor import create_executor
 from processing.pipeline import ShardTask, StageSpec
 
+
+class MissingComponent(InvalidInput):
+    """A stage's optional dependency (or Ray) is not installed."""
+
+
 STAGE_SPECS = {"langid": "langid_v1", "quality": "quality_v1", "pii": "pii_v1"}
 Progress = Callable[[str, int], None]  # (stage, documents)
 
@@ -300,8 +305,24 @@ class _Run:
         return {"params": {k: getattr(params, k)
                            for k in ("shingle_words", "num_perm", "bands", "rows", "seed")}}
 
+    def _check_components(self):
+        """Fail before any work when a stage or the executor cannot load, naming the fix."""
+        from processing import stage as registry
+        from processing.stage import MissingDependencyError, StageError
+
+        try:
+            for name in STAGE_SPECS.values():
+                registry.get(name)
+            import processing.dedup  # noqa: F401  (needs datasketch/numpy/scipy)
+
+            options = {"workers": self.workers} if self.executor_name == "local" else {}
+            return create_executor(self.executor_name, **options)
+        except (MissingDependencyError, StageError, ImportError) as exc:
+            raise MissingComponent(f"cannot run the pipeline: {exc}") from None
+
     # ------------------------------------------------------------------ main
     def run(self) -> ProcessResult:
+        self.executor = self._check_components()
         self.run_id, resumed = self._open_run()
         with self.catalog.session() as s:
             self.config = dict(s.get(Run, self.run_id).config)
@@ -311,9 +332,6 @@ class _Run:
         models: dict[str, Any] = {}
         try:
             self._admission()
-            self.executor = create_executor(
-                self.executor_name, **({"workers": self.workers} if self.executor_name == "local"
-                                       else {}))
             admitted = StageFunnel("admission", docs_in=len(self.docs), kept=len(self.alive))
             admitted.tokens_in = admitted.kept_tokens = sum(v[1] for v in self.docs.values())
             funnel.append(admitted)

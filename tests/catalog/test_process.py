@@ -132,3 +132,71 @@ def test_run_is_the_same_for_any_worker_count_and_resumes(cli, tmp_path):
     assert three["run"] == two["run"] and three["resumed"]
     assert three["funnel"] == two["funnel"]
     assert victim.exists()
+
+
+def _decision_bytes(cli, run: int) -> dict[str, bytes]:
+    base = cli.home / "decisions" / f"run-{run:06d}"
+    return {s: (base / f"{s}.parquet").read_bytes() for s in ("langid", "quality", "dedup", "pii")}
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_decisions(cli, tmp_path):
+    pytest.importorskip("ray")
+    _ingest(cli, tmp_path)
+    local = _run(cli, "--workers", "1")
+    ray = _run(cli, "--executor", "ray")
+    assert ray["run"] != local["run"]
+    assert _decision_bytes(cli, ray["run"]) == _decision_bytes(cli, local["run"])
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_resumes_to_the_same_outputs(cli, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import func, select
+
+    from catalog.context import Catalog
+    from catalog.models import Run, Shard
+    from catalog.settings import Settings
+
+    assert cli("source", "add", "c", "--kind", "other", "--license", "CC-BY-4.0",
+               "--tos-verdict", "unrestricted").exit_code == 0
+    assert cli("source", "approve", "c", "--reason", "test").exit_code == 0
+    corpus = tmp_path / "big.jsonl"
+    texts = [GOOD, BRIDGES, CONTACT]
+    with corpus.open("w") as fh:
+        for i in range(240):
+            fh.write(json.dumps({"id": f"d{i}", "text": f"Item {i}. " + texts[i % 3],
+                                 "added": "2024-01-01T00:00:00Z"}) + "\n")
+    assert cli("ingest", "c", str(corpus), "--shard-docs", "20").exit_code == 0
+    cmd = [sys.executable, "-m", "catalog.cli", "--db-url", cli.db_url, "--home", str(cli.home),
+           "run", "research-permissive", "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    cat = Catalog(Settings(database_url=cli.db_url, home=cli.home))
+    deadline = time.time() + 120
+    recorded = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        with cat.session() as s:
+            recorded = s.execute(select(func.count()).select_from(Shard).where(
+                Shard.kind == "attributes", Shard.stage == "quality")).scalar_one()
+        if recorded >= 2:
+            break
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with cat.session() as s:
+        [killed] = s.execute(select(Run).where(Run.kind == "process")).scalars().all()
+    cat.dispose()
+    assert killed.status == "running"
+    resumed = _run(cli, "--workers", "2")
+    assert resumed["resumed"] and resumed["run"] == killed.id
+    fresh = _run(cli, "--workers", "1")
+    assert not fresh["resumed"]
+    assert resumed["funnel"] == fresh["funnel"]
+    assert _decision_bytes(cli, resumed["run"]) == _decision_bytes(cli, fresh["run"])
