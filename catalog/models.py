@@ -8,25 +8,11 @@ migrations run on SQLite and Postgres (strings for enumerations, JSON for open-e
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import field_validator
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
-
-SOURCE_KINDS = ("web-crawl", "books", "code", "forum", "wiki", "papers", "other")
-TOS_VERDICTS = (
-    "unrestricted",
-    "conditional",
-    "no-ai",
-    "no-scraping",
-    "no-scraping-and-ai",
-    "non-commercial-only",
-    "unknown",
-)
-ROBOTS_HANDLING = ("respected", "not-applicable", "unknown")
-PERSONAL_DATA = ("yes", "no", "unknown")
-SOURCE_STATUSES = ("pending", "approved", "rejected")
 
 SourceKind = Literal["web-crawl", "books", "code", "forum", "wiki", "papers", "other"]
 TosVerdict = Literal[
@@ -40,6 +26,12 @@ TosVerdict = Literal[
 ]
 RobotsHandling = Literal["respected", "not-applicable", "unknown"]
 PersonalData = Literal["yes", "no", "unknown"]
+
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
+TOS_VERDICTS: tuple[str, ...] = get_args(TosVerdict)
+ROBOTS_HANDLING: tuple[str, ...] = get_args(RobotsHandling)
+PERSONAL_DATA: tuple[str, ...] = get_args(PersonalData)
+SOURCE_STATUSES = ("pending", "approved", "rejected")
 
 
 def utcnow() -> datetime:

@@ -16,6 +16,14 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PolicyArgument = Annotated[str, typer.Argument(
+    help="A built-in pack, a policy file, or a stored policy (name or name@version).")]
+SourcesOption = Annotated[str | None, typer.Option(
+    "--sources", help="Comma-separated source slugs (default: all).")]
+
+
+def split_slugs(value: str | None) -> list[str] | None:
+    return [s.strip() for s in value.split(",") if s.strip()] if value else None
 
 
 class CliState:

@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from catalog.cli.common import JsonOption, catalog, console, print_json, state
+from catalog.cli.common import (
+    JsonOption,
+    PolicyArgument,
+    SourcesOption,
+    catalog,
+    console,
+    print_json,
+    split_slugs,
+    state,
+)
 from catalog.cli.progress import counting
 from catalog.services import explain as explain_svc
 from catalog.services import gate as svc
@@ -15,14 +24,12 @@ from catalog.services import gate as svc
 
 def gate(
     ctx: typer.Context,
-    policy: Annotated[str, typer.Argument(help="A built-in pack, a policy file, or a stored "
-                                               "policy (name or name@version).")],
-    sources: Annotated[str | None, typer.Option(
-        "--sources", help="Comma-separated source slugs (default: all).")] = None,
+    policy: PolicyArgument,
+    sources: SourcesOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Run the policy's admission stage over the document index and record every decision."""
-    slugs = [s.strip() for s in sources.split(",") if s.strip()] if sources else None
+    slugs = split_slugs(sources)
     with counting(f"gate {policy}") as advance:
         result = svc.gate(catalog(ctx), policy_ref=policy, sources=slugs, progress=advance)
     if json_out:

@@ -8,17 +8,24 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from catalog.cli.common import JsonOption, catalog, console, err_console, print_json
+from catalog.cli.common import (
+    JsonOption,
+    PolicyArgument,
+    SourcesOption,
+    catalog,
+    console,
+    err_console,
+    print_json,
+    split_slugs,
+)
 from catalog.cli.progress import RateColumn
 from catalog.services import process as svc
 
 
 def run(
     ctx: typer.Context,
-    policy: Annotated[str, typer.Argument(help="A built-in pack, a policy file, or a stored "
-                                               "policy (name or name@version).")],
-    sources: Annotated[str | None, typer.Option(
-        "--sources", help="Comma-separated source slugs (default: all).")] = None,
+    policy: PolicyArgument,
+    sources: SourcesOption = None,
     executor: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
     workers: Annotated[int | None, typer.Option(
         help="Worker processes for the local executor (default: all cores).")] = None,
@@ -28,7 +35,7 @@ def run(
 
     Running the same command after an interruption resumes the unfinished run.
     """
-    slugs = [s.strip() for s in sources.split(",") if s.strip()] if sources else None
+    slugs = split_slugs(sources)
     columns = (SpinnerColumn(), TextColumn("{task.description:<8}"),
                TextColumn("{task.completed:,} docs"), RateColumn("docs"), TimeElapsedColumn())
     try:
