@@ -39,7 +39,7 @@ def run(
     columns = (SpinnerColumn(), TextColumn("{task.description:<8}"),
                TextColumn("{task.completed:,} docs"), RateColumn("docs"), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=err_console) as bars:
+        with Progress(*columns, console=err_console, transient=True) as bars:
             tasks: dict[str, int] = {}
 
             def progress(stage: str, n: int) -> None:

@@ -317,8 +317,12 @@ class _Run:
 
             options = {"workers": self.workers} if self.executor_name == "local" else {}
             return create_executor(self.executor_name, **options)
-        except (MissingDependencyError, StageError, ImportError) as exc:
+        except MissingDependencyError as exc:  # carries its own install command
             raise MissingComponent(f"cannot run the pipeline: {exc}") from None
+        except (StageError, ImportError) as exc:
+            raise MissingComponent(
+                f"cannot run the pipeline: {exc}; install govcat with its dependencies: "
+                "pip install 'govcat[license,ray]' (from a checkout: make install)") from None
 
     # ------------------------------------------------------------------ main
     def run(self) -> ProcessResult:

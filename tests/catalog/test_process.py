@@ -200,3 +200,24 @@ def test_kill_9_mid_run_resumes_to_the_same_outputs(cli, tmp_path):
     assert not fresh["resumed"]
     assert resumed["funnel"] == fresh["funnel"]
     assert _decision_bytes(cli, resumed["run"]) == _decision_bytes(cli, fresh["run"])
+
+
+def test_a_missing_component_fails_before_any_work(cli, tmp_path, monkeypatch):
+    import sys
+
+    from sqlalchemy import func, select
+
+    from catalog.context import Catalog
+    from catalog.models import Run
+    from catalog.settings import Settings
+
+    _ingest(cli, tmp_path)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if ray were not installed
+    r = cli("run", "research-permissive", "--executor", "ray")
+    assert r.exit_code == 2
+    assert "govcat[ray]" in r.stderr and r.stderr.count("\n") == 1
+    cat = Catalog(Settings(database_url=cli.db_url, home=cli.home))
+    with cat.session() as s:
+        assert s.execute(select(func.count()).select_from(Run)
+                         .where(Run.kind.in_(["process", "gate"]))).scalar_one() == 0
+    cat.dispose()
