@@ -38,20 +38,26 @@ def run(
     slugs = split_slugs(sources)
     columns = (SpinnerColumn(), TextColumn("{task.description:<8}"),
                TextColumn("{task.completed:,} docs"), RateColumn("docs"), TimeElapsedColumn())
+    bars = Progress(*columns, console=err_console)
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, n: int) -> None:
+        if not tasks:  # started on the first report, so an early error prints alone
+            bars.start()
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=None)
+        bars.update(tasks[stage], advance=n)
+
     try:
-        with Progress(*columns, console=err_console, transient=True) as bars:
-            tasks: dict[str, int] = {}
-
-            def progress(stage: str, n: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bars.add_task(stage, total=None)
-                bars.update(tasks[stage], advance=n)
-
-            result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
-                                      executor=executor, workers=workers, progress=progress)
+        result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
+                                  executor=executor, workers=workers, progress=progress)
     except KeyboardInterrupt:
+        bars.stop()
         err_console.print("interrupted: run the same command again to resume")
         raise typer.Exit(130) from None
+    finally:
+        if tasks:
+            bars.stop()
     if json_out:
         print_json(result.to_dict())
         return
