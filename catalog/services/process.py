@@ -163,8 +163,21 @@ class _Run:
             self.config["gate_run"] = gate_run
         self.gate_run = gate_run
         _, path, _ = gate_svc.decision_file(self.catalog, gate_run)
-        table = pq.read_table(path, columns=["id", "effect"]).to_pydict()
-        admitted = [i for i, e in zip(table["id"], table["effect"], strict=True) if e == "allow"]
+        table = pq.read_table(path, columns=["id", "effect", "rule_ids", "n_tokens"]).to_pydict()
+        admitted = []
+        funnel = self.admission_funnel = StageFunnel("admission")
+        for doc_id, effect, rules, n in zip(table["id"], table["effect"], table["rule_ids"],
+                                            table["n_tokens"], strict=True):
+            funnel.docs_in += 1
+            funnel.tokens_in += n
+            if effect == "allow":
+                admitted.append(doc_id)
+                funnel.kept += 1
+                funnel.kept_tokens += n
+            else:
+                key = ",".join(rules) or gate_svc.DEFAULT_RULE
+                funnel.dropped[key] += 1
+                funnel.dropped_tokens[key] += n
         self.alive: set[str] = set(admitted)
         self.docs: dict[str, tuple[int, int, Any, str]] = {}  # id -> shard, tokens, time, sha
         self.shard_paths: dict[int, str] = {}
@@ -336,9 +349,7 @@ class _Run:
         models: dict[str, Any] = {}
         try:
             self._admission()
-            admitted = StageFunnel("admission", docs_in=len(self.docs), kept=len(self.alive))
-            admitted.tokens_in = admitted.kept_tokens = sum(v[1] for v in self.docs.values())
-            funnel.append(admitted)
+            funnel.append(self.admission_funnel)
             for stage in ("langid", "quality"):
                 outputs = self._measure(stage)
                 f = StageFunnel(stage)

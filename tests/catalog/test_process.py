@@ -84,7 +84,7 @@ def test_run_funnel_and_decisions(cli, tmp_path):
     _ingest(cli, tmp_path)
     out = _run(cli, "--workers", "1")
     funnel = {f["stage"]: f for f in out["funnel"]}
-    assert funnel["admission"]["kept"] == 6
+    assert funnel["admission"]["kept"] == 6 and funnel["admission"]["docs_in"] == 6
     assert funnel["langid"]["kept"] == 5 and sum(funnel["langid"]["dropped"].values()) == 1
     assert funnel["quality"]["docs_in"] == 5 and funnel["quality"]["kept"] == 4
     assert funnel["dedup"]["kept"] == 3  # good and its near-duplicate: one is kept
