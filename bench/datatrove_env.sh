@@ -20,7 +20,7 @@ python3 -m venv "$venv"
 "$py" -m pip install --quiet --upgrade pip >&2
 # orjson, spacy, aiohttp are imported by datatrove's filters/readers but not declared by
 # its [processing] extra.
-"$py" -m pip install --quiet 'datatrove[processing]==0.10.1' orjson spacy aiohttp >&2
+"$py" -m pip install --quiet 'datatrove[processing]==0.10.1' orjson spacy aiohttp pyarrow >&2
 "$py" -c "import datatrove, nltk, spacy" >&2
 touch "$marker"
 echo "$py"
