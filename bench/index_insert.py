@@ -42,7 +42,7 @@ def timed(cat: Catalog, batches, writer) -> float:
 
 
 def executemany(session, batch):
-    session.execute(insert(Document.__table__), [{c: r[c] for c in DOCUMENT_COLUMNS}
+    session.execute(insert(Document.__table__), [{c: r.get(c) for c in DOCUMENT_COLUMNS}
                                                  for r in batch])
 
 

@@ -191,7 +191,8 @@ class Document(SQLModel, table=True):
     __table_args__ = (Index("ix_documents_source_host", "source_id", "host"),)
 
     id: str = Field(primary_key=True, max_length=200)  # <source-slug>/<hash of native id>
-    source_id: int = Field(foreign_key="sources.id", index=True)
+    # Indexed through ix_documents_source_host, whose first column it is.
+    source_id: int = Field(foreign_key="sources.id")
     native_id: str
     url: str | None = None
     host: str | None = Field(default=None, max_length=255)
