@@ -35,17 +35,17 @@ from catalog.models import (
     utcnow,
 )
 from catalog.repositories import SourceRepository
-from catalog.services.licensing import TreeLicences, conclude_document, scan_tree
+from catalog.services.licensing import (
+    DOCUMENT_DECLARING,
+    TreeLicences,
+    conclude_document,
+    scan_tree,
+)
 from catalog.versioning import code_version
 from ingest import registry
 from ingest.consent.reservation import resolve_reservation
 from ingest.textio import InputError
 from ingest.types import Quarantined, RawDocument, RobotsFound, Skipped
-
-# Licence findings that state the licence of the document itself (not a hint found in it).
-DOCUMENT_DECLARING_DETECTORS = frozenset({
-    "stackexchange-date", "gutenberg-header", "metadata-field", "source-dump",
-})
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -256,7 +256,7 @@ class Ingestor:
         if self.progress:
             self.progress(1, n_bytes)
         declared = next((f.expression for f in doc.licenses
-                         if f.detector in DOCUMENT_DECLARING_DETECTORS), None)
+                         if f.detector in DOCUMENT_DECLARING), None)
         signals = [asdict(sig) for sig in doc.signals]
         concluded, how = conclude_document(doc, source_declared=self.source.declared_license,
                                            tree=tree)
