@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from catalog.models import AuditEvent, AuditHead
+from catalog.timeutil import iso_utc
 
 GENESIS = "0" * 64
 
@@ -32,9 +33,7 @@ def canonical_json(value: Any) -> str | None:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat()
+        return iso_utc(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (set, frozenset, tuple)):

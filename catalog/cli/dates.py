@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from catalog.errors import InvalidInput
+from catalog.timeutil import as_utc
 
 
 def parse_when(value: str, *, option: str) -> datetime:
@@ -16,4 +17,4 @@ def parse_when(value: str, *, option: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{option} {value!r}: expected YYYY-MM-DD or an ISO 8601 time") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return as_utc(when)

@@ -12,7 +12,7 @@ import bisect
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from catalog.errors import InvalidInput, NotFound
 from catalog.models import Document, Host, RobotsSnapshot, utcnow
+from catalog.timeutil import as_utc
 from catalog.unit_of_work import UnitOfWork
 from ingest.consent.aitxt import AiTxt, parse_ai_txt
 from ingest.consent.robots import Robots, parse_robots, stricter
@@ -40,10 +41,6 @@ def normalize_host(value: str) -> str:
     return text
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def add_snapshot(uow: UnitOfWork, *, host: str, kind: str, content: str,
                  fetched_at: datetime, status: int = 200, origin: str = "user"
                  ) -> tuple[RobotsSnapshot, bool]:
@@ -58,7 +55,7 @@ def add_snapshot(uow: UnitOfWork, *, host: str, kind: str, content: str,
         except TdmRepError as exc:
             raise InvalidInput(str(exc)) from None
     name = normalize_host(host)
-    fetched = _utc(fetched_at)
+    fetched = as_utc(fetched_at)
     row = uow.session.execute(select(Host).where(Host.name == name)).scalars().first()
     if row is None:
         row = Host(name=name, created_at=utcnow())
@@ -131,7 +128,7 @@ class ConsentIndex:
                 .where(Host.name == host, RobotsSnapshot.kind == kind)
                 .order_by(RobotsSnapshot.fetched_at, RobotsSnapshot.id)).all()
             self._by_host[key] = [
-                Snapshot(s.id, name, s.kind, _utc(s.fetched_at), s.status, s.sha256, s.origin,
+                Snapshot(s.id, name, s.kind, as_utc(s.fetched_at), s.status, s.sha256, s.origin,
                          s.content) for s, name in rows]
         return self._by_host[key]
 
@@ -149,7 +146,7 @@ class ConsentIndex:
                 .order_by(RobotsSnapshot.fetched_at, RobotsSnapshot.id)).all()
             for s, name in rows:
                 self._by_host[(name, s.kind)].append(
-                    Snapshot(s.id, name, s.kind, _utc(s.fetched_at), s.status, s.sha256,
+                    Snapshot(s.id, name, s.kind, as_utc(s.fetched_at), s.status, s.sha256,
                              s.origin, s.content))
 
     def at(self, host: str | None, when: datetime | None, kind: str = "robots.txt"
@@ -163,7 +160,7 @@ class ConsentIndex:
         times = self._times.get(key)
         if times is None:
             times = self._times[key] = [s.fetched_at for s in snaps]
-        i = bisect.bisect_right(times, _utc(when))
+        i = bisect.bisect_right(times, as_utc(when))
         return snaps[i - 1] if i else snaps[0]
 
     def now(self, host: str | None, kind: str = "robots.txt") -> Snapshot | None:

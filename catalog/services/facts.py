@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from catalog.models import OptOutRequest, Source
 from catalog.services.consent import ConsentIndex, Snapshot
+from catalog.timeutil import as_utc
 from ingest.consent.reservation import resolve_reservation
 from ingest.types import ConsentSignal
 from policies.facts import consent_facts
@@ -45,7 +46,7 @@ class OptOutMatcher:
         hashes: dict[str, list[str]] = {}
         prefixes: list[tuple[str, str]] = []
         for req in session.execute(stmt.order_by(OptOutRequest.id)).scalars():
-            if as_of is not None and _utc(req.received_at) > as_of:
+            if as_of is not None and as_utc(req.received_at) > as_of:
                 continue
             rid = f"optout-{req.id}"
             if req.kind == "domain":
@@ -75,12 +76,6 @@ class OptOutMatcher:
         if content_sha256:
             found.extend(self.hashes.get(content_sha256, ()))
         return sorted(set(found), key=lambda r: int(r.split("-")[1]))
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def licences_conflict(declared: str | None, concluded: str | None) -> bool:
@@ -237,7 +232,7 @@ class FactBuilder:
                 facts = dict(shared)
                 facts["doc.id"] = row["id"]
                 facts["doc.url"] = row["url"]
-                facts["doc.collected_at"] = _utc(row["collected_at"])
+                facts["doc.collected_at"] = as_utc(row["collected_at"])
                 return facts
         facts = self._build(row, then, now)
         if key is not None and len(self._row_memo) < 200_000:
@@ -250,7 +245,7 @@ class FactBuilder:
         facts["doc.id"] = row["id"]
         facts["doc.url"] = row["url"]
         facts["doc.host"] = row["host"]
-        facts["doc.collected_at"] = _utc(row["collected_at"])
+        facts["doc.collected_at"] = as_utc(row["collected_at"])
         if self._needs_license:
             declared = row["declared_license"]
             concluded = row["concluded_license"] or declared

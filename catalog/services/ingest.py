@@ -13,7 +13,6 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from catalog.services.licensing import (
     conclude_document,
     scan_tree,
 )
+from catalog.timeutil import as_utc, iso_utc
 from catalog.versioning import code_version
 from ingest import registry
 from ingest.consent.reservation import resolve_reservation
@@ -268,8 +268,8 @@ class Ingestor:
             "content_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             "url": doc.url,
             "host": doc.host.lower() if doc.host else None,
-            "collected_at": _utc(doc.collected_at),
-            "created_at": _utc(doc.created_at),
+            "collected_at": as_utc(doc.collected_at),
+            "created_at": as_utc(doc.created_at),
             "title": doc.title,
             "language": doc.language,
             "metadata": shards.to_json({**doc.metadata, "format": fmt}),
@@ -407,7 +407,7 @@ class Ingestor:
                 uow.session.add(host)
                 uow.session.flush()
             digest = hashlib.sha256(found.content.encode("utf-8")).hexdigest()
-            fetched = _utc(found.fetched_at) or utcnow()
+            fetched = as_utc(found.fetched_at) or utcnow()
             exists = uow.session.execute(select(RobotsSnapshot.id).where(
                 RobotsSnapshot.host_id == host.id, RobotsSnapshot.kind == found.kind,
                 RobotsSnapshot.sha256 == digest, RobotsSnapshot.fetched_at == fetched,
@@ -441,14 +441,6 @@ def own_reservation(doc: RawDocument) -> str:
     return ",".join(sorted(record.uses))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def ingest(catalog: Catalog, *, source_slug: str, paths: Sequence[Path], fmt: str | None = None,
            options: Mapping[str, str] | None = None, shard_docs: int = 20_000,
            progress: Progress | None = None, license_scan: bool = True,
@@ -472,12 +464,8 @@ def run_report(catalog: Catalog, *, run_id: int, limit: int = 1000) -> dict[str,
         return {
             "run": run.id, "kind": run.kind, "status": run.status,
             "source": source.slug if source else None, "actor": run.actor,
-            "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
+            "started_at": iso_utc(run.started_at), "finished_at": iso_utc(run.finished_at),
             "config": run.config, "stats": run.stats,
             "quarantine": [{"file": q.file, "location": q.location, "reason": q.reason,
                             "detail": q.detail, "run": q.run_id} for q in quarantine],
         }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return _utc(value).isoformat() if value else None

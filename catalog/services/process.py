@@ -16,7 +16,6 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from catalog.models import DecisionCount, Document, Run, Shard, utcnow
 from catalog.services import gate as gate_svc
 from catalog.services import policies as policy_store
 from catalog.shards import file_sha256, write_table_atomic
+from catalog.timeutil import as_utc
 from catalog.versioning import code_version
 from policies.engine import CompiledPolicy, compile_policy
 from policies.facts import DEFAULT_SCHEMA
@@ -301,7 +301,7 @@ class _Run:
                 batch_ids = [table["id"][i] for i in keep]
                 sigs.append(signatures([table["text"][i] for i in keep], params))
                 ids.extend(batch_ids)
-                times.extend(_utc(self.docs[d][2]) for d in batch_ids)
+                times.extend(as_utc(self.docs[d][2]) for d in batch_ids)
                 hashes.extend(self.docs[d][3] for d in batch_ids)
                 if self.progress:
                     self.progress("dedup", len(batch_ids))
@@ -379,12 +379,6 @@ class _Run:
         return ProcessResult(self.run_id, self.gate_run, f"{self.policy.name}@"
                              f"{self.policy.version}", funnel, sorted(self.alive), resumed,
                              models)
-
-
-def _utc(value):
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _model_info() -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from catalog.models import (
     utcnow,
 )
 from catalog.repositories import SourceRepository
+from catalog.timeutil import iso_utc
 from catalog.unit_of_work import UnitOfWork
 from policies.spdx import LicenseExpressionError, normalize
 
@@ -47,9 +48,7 @@ def source_record(source: Source) -> dict[str, Any]:
     data = {c.name: dumped.get(c.name) for c in Source.__table__.columns}
     for key, value in data.items():
         if isinstance(value, datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            data[key] = value.astimezone(UTC).isoformat()
+            data[key] = iso_utc(value)
         elif isinstance(value, date):
             data[key] = value.isoformat()
     return data
@@ -269,7 +268,7 @@ def source_details(uow: UnitOfWork, *, slug: str) -> dict[str, Any]:
         ],
         "tos_reviews": [
             {"verdict": r.verdict, "quote": r.quote, "reviewer": r.reviewer, "url": r.url,
-             "reviewed_at": source_record_time(r.reviewed_at)} for r in repo.reviews(source.id)
+             "reviewed_at": iso_utc(r.reviewed_at)} for r in repo.reviews(source.id)
         ],
         "counts": repo.counts(source.id),
         "history": [
@@ -277,11 +276,3 @@ def source_details(uow: UnitOfWork, *, slug: str) -> dict[str, Any]:
             for e in repo.history(slug)
         ],
     }
-
-
-def source_record_time(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
