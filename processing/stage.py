@@ -28,15 +28,19 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import threading
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from time import perf_counter
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from processing.types import AttributeValue, Document
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class StageError(ValueError):
@@ -171,6 +175,28 @@ class StageStats:
             errors=Counter(data["errors"]),
             counters=Counter(data["counters"]),
         )
+
+
+class ProcessLocal(Generic[K, V]):
+    """One value per key per process, built on first use and shared by the process's threads.
+
+    For heavy things a stage loads (models, engines): worker processes build their own on
+    first use, never at unpickling.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[K, V] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K, build: Callable[[], V]) -> V:
+        value = self._values.get(key)
+        if value is not None:
+            return value
+        with self._lock:
+            value = self._values.get(key)
+            if value is None:
+                value = self._values[key] = build()
+        return value
 
 
 class Stage(ABC):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
-import threading
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 from processing.stage import (
     MissingDependencyError,
+    ProcessLocal,
     Stage,
     StageError,
     StageOptionError,
@@ -130,26 +130,21 @@ def model_info(path: str | None = None) -> ModelInfo:
 
 
 # One loaded model per path and process. Workers load it on first use, never at unpickling.
-_MODELS: dict[str, Any] = {}
-_MODELS_LOCK = threading.Lock()
+_MODELS: ProcessLocal[str, Any] = ProcessLocal()
 
 
 def _load(path: str) -> Any:
-    model = _MODELS.get(path)
-    if model is not None:
-        return model
-    with _MODELS_LOCK:
-        model = _MODELS.get(path)
-        if model is None:
-            fasttext = require("fasttext", stage=STAGE_NAME, package=_MODEL_PACKAGE)
-            if not Path(path).is_file():
-                raise ModelLoadError(f"{path}: language-ID model file not found")
-            try:
-                model = fasttext.load_model(path)
-            except ValueError as exc:
-                raise ModelLoadError(f"{path}: not a fastText model ({exc})") from None
-            _MODELS[path] = model
-    return model
+    return _MODELS.get(path, lambda: _read_model(path))
+
+
+def _read_model(path: str) -> Any:
+    fasttext = require("fasttext", stage=STAGE_NAME, package=_MODEL_PACKAGE)
+    if not Path(path).is_file():
+        raise ModelLoadError(f"{path}: language-ID model file not found")
+    try:
+        return fasttext.load_model(path)
+    except ValueError as exc:
+        raise ModelLoadError(f"{path}: not a fastText model ({exc})") from None
 
 
 def _one_line(text: str) -> str:

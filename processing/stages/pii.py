@@ -32,14 +32,20 @@ chunks cut at line breaks, as spaCy refuses texts over a million characters.
 from __future__ import annotations
 
 import importlib.metadata
-import threading
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from processing.stage import Stage, StageError, StageOptionError, register, require
+from processing.stage import (
+    ProcessLocal,
+    Stage,
+    StageError,
+    StageOptionError,
+    register,
+    require,
+)
 from processing.types import AttributeValue, Document
 
 __all__ = [
@@ -170,25 +176,21 @@ class _EngineKey:
     spacy_model: str | None
 
 
-_ANALYZERS: dict[_EngineKey, Any] = {}
-_ANALYZERS_LOCK = threading.Lock()
+_ANALYZERS: ProcessLocal[_EngineKey, Any] = ProcessLocal()
 
 
 def _analyzer(key: _EngineKey) -> Any:
-    analyzer = _ANALYZERS.get(key)
-    if analyzer is not None:
-        return analyzer
-    with _ANALYZERS_LOCK:
-        analyzer = _ANALYZERS.get(key)
-        if analyzer is None:
-            require("presidio_analyzer", stage=STAGE_NAME, package="presidio-analyzer")
-            from processing import pii_offline
+    return _ANALYZERS.get(key, lambda: _build_analyzer(key))
 
-            try:
-                analyzer = pii_offline.build_analyzer(key.entities, key.spacy_model)
-            except pii_offline.NerModelError as exc:
-                raise StageOptionError(f"stage {STAGE_NAME}: {exc}") from None
-            _ANALYZERS[key] = analyzer
+
+def _build_analyzer(key: _EngineKey) -> Any:
+    require("presidio_analyzer", stage=STAGE_NAME, package="presidio-analyzer")
+    from processing import pii_offline
+
+    try:
+        analyzer = pii_offline.build_analyzer(key.entities, key.spacy_model)
+    except pii_offline.NerModelError as exc:
+        raise StageOptionError(f"stage {STAGE_NAME}: {exc}") from None
     return analyzer
 
 

@@ -13,7 +13,7 @@ pytest.importorskip("presidio_analyzer")
 pytest.importorskip("presidio_anonymizer")
 
 from processing import pii_offline  # noqa: E402
-from processing.stage import StageOptionError, create  # noqa: E402
+from processing.stage import ProcessLocal, StageOptionError, create  # noqa: E402
 from processing.stages import pii  # noqa: E402
 from processing.stages.pii import (  # noqa: E402
     DEFAULT_ENTITIES,
@@ -64,7 +64,7 @@ def test_engine_starts_and_validates_emails_without_network(
     no_network: list[object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A fresh engine, NLP pipeline and suffix-list extractor, all built under the guard.
-    monkeypatch.setattr(pii, "_ANALYZERS", {})
+    monkeypatch.setattr(pii, "_ANALYZERS", ProcessLocal())
     pii_offline.nlp_engine_for.cache_clear()
     pii_offline._tld_extractor.cache_clear()
     text = "Write to jane.roe@example.co.uk today."
