@@ -88,6 +88,11 @@ class Snapshot:
     origin: str
     content: str = field(repr=False)
 
+    @classmethod
+    def of(cls, row: RobotsSnapshot, host: str) -> Snapshot:
+        return cls(row.id, host, row.kind, as_utc(row.fetched_at), row.status, row.sha256,
+                   row.origin, row.content)
+
     @cached_property
     def robots(self) -> Robots:
         return parse_robots(self.content, status=self.status)
@@ -127,9 +132,7 @@ class ConsentIndex:
                 select(RobotsSnapshot, Host.name).join(Host, Host.id == RobotsSnapshot.host_id)
                 .where(Host.name == host, RobotsSnapshot.kind == kind)
                 .order_by(RobotsSnapshot.fetched_at, RobotsSnapshot.id)).all()
-            self._by_host[key] = [
-                Snapshot(s.id, name, s.kind, as_utc(s.fetched_at), s.status, s.sha256, s.origin,
-                         s.content) for s, name in rows]
+            self._by_host[key] = [Snapshot.of(s, name) for s, name in rows]
         return self._by_host[key]
 
     def preload(self, hosts: Sequence[str]) -> None:
@@ -145,9 +148,7 @@ class ConsentIndex:
                 .where(Host.name.in_(chunk))
                 .order_by(RobotsSnapshot.fetched_at, RobotsSnapshot.id)).all()
             for s, name in rows:
-                self._by_host[(name, s.kind)].append(
-                    Snapshot(s.id, name, s.kind, as_utc(s.fetched_at), s.status, s.sha256,
-                             s.origin, s.content))
+                self._by_host[(name, s.kind)].append(Snapshot.of(s, name))
 
     def at(self, host: str | None, when: datetime | None, kind: str = "robots.txt"
            ) -> Snapshot | None:
