@@ -27,8 +27,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.atomic import file_sha256
 from processing.executor import LocalExecutor
-from processing.executor.atomic import file_sha256
 from processing.executor.local import default_start_method
 from processing.pipeline import ShardTask, StageSpec
 

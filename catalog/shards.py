@@ -7,16 +7,18 @@ catalog in the same transaction as the document rows that point at it.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from common.atomic import WrittenFile, file_sha256, write_table_atomic
+
+__all__ = ["DOCUMENT_SCHEMA", "WrittenFile", "documents_table", "file_sha256", "read_documents",
+           "to_json", "write_table_atomic"]
 
 DOCUMENT_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -34,32 +36,6 @@ DOCUMENT_SCHEMA = pa.schema([
     ("signals", pa.string()),  # JSON list of consent signals
     ("licenses", pa.string()),  # JSON list of licence findings
 ])
-
-
-@dataclass(frozen=True)
-class WrittenShard:
-    path: Path
-    sha256: str
-    n_docs: int
-    n_bytes: int
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_table_atomic(table: pa.Table, path: Path) -> WrittenShard:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd", compression_level=3)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return WrittenShard(path, file_sha256(path), table.num_rows, path.stat().st_size)
 
 
 def documents_table(rows: Sequence[dict[str, Any]]) -> pa.Table:

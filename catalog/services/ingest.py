@@ -300,7 +300,7 @@ class Ingestor:
                     [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
                 written = shards.write_table_atomic(table, self.catalog.data_root / rel)
                 shard = Shard(source_id=self.source.id, run_id=self.run_id, kind="documents",
-                              path=str(rel), sha256=written.sha256, n_docs=written.n_docs,
+                              path=str(rel), sha256=written.sha256, n_docs=written.n_rows,
                               n_bytes=written.n_bytes, created_at=utcnow())
                 uow.session.add(shard)
                 uow.session.flush()

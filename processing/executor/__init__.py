@@ -8,8 +8,8 @@
 
 `create_executor("local" | "ray", **options)` picks one by name (the CLI's `--executor`).
 
-The names below load on first use: `processing.pipeline` imports `processing.executor.atomic`,
-and the executors import `processing.pipeline`, so this package must not import them eagerly.
+The names below load on first use: the executors import `processing.pipeline`, which is heavy,
+so this package must not import them eagerly.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from processing.executor.atomic import file_sha256, stale_temp_files
+from common.atomic import file_sha256, stale_temp_files
 from processing.pipeline import ShardResult, ShardTask
 
 DoneCallback = Callable[[ShardResult], None]

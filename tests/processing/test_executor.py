@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from common.atomic import file_sha256, stale_temp_files
 from processing.executor import (
     DuplicateOutputError,
     ExecutorError,
@@ -22,7 +23,6 @@ from processing.executor import (
     ShardsFailedError,
     create_executor,
 )
-from processing.executor.atomic import file_sha256, stale_temp_files
 from processing.pipeline import ShardResult, ShardTask, StageSpec
 from processing.stage import MissingDependencyError, Stage, register
 from processing.types import AttributeValue, Document

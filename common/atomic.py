@@ -1,0 +1,139 @@
+"""Files that appear under their final name only when complete — the one atomic writer.
+
+Every file govcat writes under the data root (document, attribute and decision shards,
+release files, caches) goes through here. A file is written to a temporary name in the same
+directory (so the rename never crosses a file system), flushed and fsync'ed, then moved into
+place with `os.replace`, which is atomic on POSIX; the directory is fsync'ed too so the
+rename itself survives a power cut. A process killed at any point leaves either nothing or a
+temporary file, never a partial file under the final name.
+
+Temporary names start with a dot and end in `.tmp-<pid>-<random>`: hidden from globs of
+`*.parquet`, unique per writer, and recognisable by `stale_temp_files`. The pid lets the run
+lifecycle remove only the temporary files of processes that are gone (docs/architecture.md,
+"How a run resumes").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pyarrow loads where a table is written, not when this module is imported
+    import pyarrow as pa
+
+_CHUNK = 1 << 20
+PARQUET_COMPRESSION = "zstd"
+PARQUET_COMPRESSION_LEVEL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    path: str
+    sha256: str
+    n_bytes: int
+    n_rows: int = 0
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bytes_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    """sha256 of a document's UTF-8 text: the catalog's content hash."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def temp_name(path: str | os.PathLike[str]) -> Path:
+    final = Path(path)
+    return final.with_name(f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def temp_owner(path: str | os.PathLike[str]) -> int | None:
+    """The pid of the writer that made a temporary file, or None if it is not one of ours."""
+    name = Path(path).name
+    if not name.startswith(".") or ".tmp-" not in name:
+        return None
+    try:
+        return int(name.rsplit(".tmp-", 1)[1].split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+def stale_temp_files(path: str | os.PathLike[str]) -> list[Path]:
+    """Temporary files a killed writer of `path` left behind."""
+    final = Path(path)
+    if not final.parent.is_dir():
+        return []
+    return sorted(final.parent.glob(f".{final.name}.tmp-*"))
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a directory; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it is fsync'ed and renamed to `path`.
+
+    For writers that stream into a file of their own (a `pyarrow.parquet.ParquetWriter`).
+    An exception removes the temporary file; a kill leaves it for `stale_temp_files`.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(final.parent)
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> WrittenFile:
+    """Write `data` so that `path` holds either its old content or all of `data`."""
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+    return WrittenFile(str(final), bytes_sha256(data), len(data))
+
+
+def write_table_atomic(table: pa.Table, path: str | os.PathLike[str], *,
+                       row_group_size: int | None = None) -> WrittenFile:
+    """Write a Parquet table (zstd level 3) atomically; returns its sha256 and size."""
+    import pyarrow.parquet as pq
+
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        pq.write_table(table, tmp, compression=PARQUET_COMPRESSION,
+                       compression_level=PARQUET_COMPRESSION_LEVEL,
+                       row_group_size=row_group_size)
+    return WrittenFile(str(final), file_sha256(final), final.stat().st_size, table.num_rows)
