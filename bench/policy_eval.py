@@ -31,7 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from policies import packs  # noqa: E402
-from policies.engine import check_condition, compile_policy, condition_env  # noqa: E402
+from policies.conditions import check_condition, condition_env  # noqa: E402
+from policies.engine import compile_policy  # noqa: E402
 from policies.facts import consent_facts  # noqa: E402
 from policies.loader import load_policy  # noqa: E402
 

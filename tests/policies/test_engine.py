@@ -1,10 +1,9 @@
 import json
 import pickle
-from collections import Counter
 
 import pytest
 
-from policies.engine import Decision, compare, compile_policy, diff_verdicts
+from policies.engine import compile_policy
 from policies.errors import UnknownName
 from policies.loader import load_policy
 
@@ -283,33 +282,6 @@ def test_explain_evaluates_every_rule():
         ("approved", True), ("no-ai", True), ("open", True)]
     missing = cp.explain("admission", {"source.status": "x"})
     assert missing[0] == ("approved", False) and missing[1][1].startswith("missing fact")
-
-
-# ---------------------------------------------------------------- what-if
-
-
-def _d(effect, *ids):
-    return Decision(effect, ids, (), "p", "1", not ids)
-
-
-def test_compare_and_diff_verdicts():
-    a = [_d("allow", "ok"), _d("allow", "ok"), _d("deny", "nc"), _d("deny")]
-    b = [_d("deny", "nc"), _d("allow", "ok"), _d("allow", "research"), _d("deny")]
-    summary = compare(a, b)
-    assert (summary.total, summary.unchanged, summary.changed) == (4, 2, 2)
-    assert (summary.newly_blocked, summary.newly_passed) == (1, 1)
-    assert summary.transitions == Counter({("allow", "deny"): 1, ("deny", "allow"): 1})
-    assert diff_verdicts(zip(a, b, strict=True)) == Counter({
-        ("allow", "deny", ("nc",)): 1, ("deny", "allow", ("research",)): 1})
-
-
-def test_whatif_between_two_real_policies():
-    strict = make({"admission": COMBO})
-    lenient = make({"admission": COMBO}, combining="allow-overrides")
-    rows = [row(tos="no-ai"), row(), row(status="pending", open_=False)]
-    summary = compare(strict.decide_many("admission", rows),
-                      lenient.decide_many("admission", rows))
-    assert summary.changed == 1 and summary.newly_passed == 1
 
 
 def test_memo_switches_itself_off_when_keys_never_repeat():
