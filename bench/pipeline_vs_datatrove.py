@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.quality_conformance import datatrove_python, generate_corpus  # noqa: E402
-from processing.dedup import DedupParams, cluster, content_hash, signatures  # noqa: E402
+from common.atomic import text_sha256  # noqa: E402
+from processing.dedup import DedupParams, cluster, signatures  # noqa: E402
 from processing.executor import LocalExecutor  # noqa: E402
 from processing.pipeline import ShardTask, StageSpec  # noqa: E402
 
@@ -95,7 +96,7 @@ def _sign_shard(path: str) -> tuple[list[str], np.ndarray, list[str]]:
     table = pq.read_table(path, columns=["id", "text"])
     ids = table.column("id").to_pylist()
     texts = table.column("text").to_pylist()
-    return ids, signatures(texts, DedupParams()), [content_hash(t) for t in texts]
+    return ids, signatures(texts, DedupParams()), [text_sha256(t) for t in texts]
 
 
 def run_govcat(shards: list[Path], work: Path, workers: int) -> dict:

@@ -1,5 +1,5 @@
 """Exact and near-duplicate detection: MinHash signatures in bulk, LSH clusters, and an index
-kept between releases (DESIGN.md "Dedup").
+kept between releases.
 
 Memory holds signatures, never texts. The caller streams shards through `signatures` (a few
 thousand texts at a time), keeps ids, collection times, content hashes and signatures
@@ -19,14 +19,15 @@ Released documents are always kept over newcomers. `Deduplicator` in
 `processing.stages.dedup` does the same over `Document` streams.
 
 Modules: `params` (DedupParams), `shingles` (normalisation, shingles), `minhash` (bulk
-signatures), `index` (DedupIndex), `clusters` (cluster, ClusterInfo), `errors` (the
-exception tree, all ValueError).
+signatures), `inputs` (the caller's columns, checked), `keys` (band, content-hash and id keys
+and the lookups over them), `segments` (the index's files), `index` (DedupIndex), `clusters`
+(cluster, ClusterInfo), `errors` (the exception tree, all ValueError).
 """
 
 from processing.dedup.clusters import ClusterInfo, cluster
 from processing.dedup.errors import DedupError, DedupIndexError, DedupInputError, DedupParamsError
 from processing.dedup.index import DedupIndex
-from processing.dedup.minhash import content_hash, signatures
+from processing.dedup.minhash import signatures
 from processing.dedup.params import DedupParams
 from processing.dedup.shingles import normalize, shingles
 
@@ -39,7 +40,6 @@ __all__ = [
     "DedupParams",
     "DedupParamsError",
     "cluster",
-    "content_hash",
     "normalize",
     "shingles",
     "signatures",

@@ -35,14 +35,9 @@ from typing import Literal
 import numpy as np
 
 from processing.dedup.errors import DedupInputError, DedupParamsError
-from processing.dedup.index import (
-    DedupIndex,
-    band_keys,
-    check_signatures,
-    check_unique,
-    hash_bytes,
-    to_micros,
-)
+from processing.dedup.index import DedupIndex
+from processing.dedup.inputs import check_signatures, check_unique, hash_bytes, to_micros
+from processing.dedup.keys import band_keys
 from processing.dedup.minhash import is_empty
 from processing.dedup.params import SCHEME, DedupParams
 
@@ -60,7 +55,7 @@ class ClusterInfo:
     released: bool = False  # already in the prior index, so kept whatever else
 
     def attributes(self) -> dict[str, str | bool | int | None]:
-        """The dedup attributes a document carries (DESIGN.md: measure, then decide)."""
+        """The dedup attributes a document carries: measured here, decided by the policy."""
         return {
             "cluster_id": self.cluster_id,
             "cluster_keep": self.keep,

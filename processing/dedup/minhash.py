@@ -123,11 +123,6 @@ def signatures(texts: Sequence[str], params: DedupParams | None = None) -> np.nd
     return signatures_from_hashes(_first4(b"".join(digests)), offsets, params)
 
 
-def content_hash(text: str) -> str:
-    """sha256 of the UTF-8 text, hex: the catalog's content hash, used for exact dedup."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def is_empty(signatures: np.ndarray) -> np.ndarray:
     """Per row: True for a signature over no shingle (never a near-duplicate candidate)."""
     return (signatures == EMPTY).all(axis=1)

@@ -1,6 +1,6 @@
 """Text normalisation and word shingles, the sets that MinHash signs.
 
-Normalisation (DESIGN.md "Dedup", as FineWeb simplifies text before MinHash), in this order:
+Normalisation (as FineWeb simplifies text before MinHash), in this order:
 
 1. lowercase (`str.lower`);
 2. accents stripped: canonical decomposition (NFD), then combining marks (Unicode Mn) dropped,

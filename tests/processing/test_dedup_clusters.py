@@ -4,13 +4,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from common.atomic import text_sha256
 from processing.dedup import (
     ClusterInfo,
     DedupInputError,
     DedupParams,
     DedupParamsError,
     cluster,
-    content_hash,
     signatures,
 )
 from tests.processing.dedup_corpus import change_one_word, families, paragraph
@@ -21,7 +21,7 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 def _run(texts, ids=None, collected=None, **kwargs) -> dict[str, ClusterInfo]:
     ids = ids or [f"doc-{i:03d}" for i in range(len(texts))]
     collected = collected if collected is not None else [None] * len(texts)
-    hashes = [content_hash(t) for t in texts]
+    hashes = [text_sha256(t) for t in texts]
     return cluster(ids, collected, signatures(texts), content_hashes=hashes, **kwargs)
 
 

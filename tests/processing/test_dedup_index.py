@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.atomic import text_sha256
 from processing.dedup import (
     DedupIndex,
     DedupIndexError,
@@ -13,7 +14,6 @@ from processing.dedup import (
     DedupParams,
     DedupParamsError,
     cluster,
-    content_hash,
     signatures,
 )
 from tests.processing.dedup_corpus import change_one_word, paragraph
@@ -31,14 +31,14 @@ def _released(tmp_path: Path, n: int = 6, seed: int = 1) -> tuple[Path, list[str
         [f"old-{i}" for i in range(n)],
         [T0] * (n - 1) + [None],
         signatures(texts),
-        [content_hash(t) for t in texts],
+        [text_sha256(t) for t in texts],
     )
     index.save()
     return tmp_path / "index", texts
 
 
 def _cluster(texts, ids, collected, prior, **kwargs):
-    hashes = [content_hash(t) for t in texts]
+    hashes = [text_sha256(t) for t in texts]
     return cluster(ids, collected, signatures(texts), content_hashes=hashes, prior=prior, **kwargs)
 
 

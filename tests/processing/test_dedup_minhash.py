@@ -5,7 +5,7 @@ import pytest
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
 
-from processing.dedup import DedupParams, content_hash, shingles, signatures
+from processing.dedup import DedupParams, shingles, signatures
 from processing.dedup.minhash import EMPTY, hash_shingles, is_empty, permutations
 
 WORDS = "the of and déjà vu naïve café x-ray 2024 alpha Beta GAMMA don't e.g. 3.5 !! ¿qué?".split()
@@ -73,7 +73,3 @@ def test_signature_does_not_depend_on_the_batch() -> None:
 def test_no_texts() -> None:
     assert signatures([]).shape == (0, 112)
 
-
-def test_content_hash_is_sha256_of_utf8() -> None:
-    assert content_hash("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    assert content_hash("é") != content_hash("e")
