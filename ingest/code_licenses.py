@@ -1,8 +1,8 @@
 """Licence evidence in source trees: `SPDX-License-Identifier:` headers and package manifests.
 
 These are declarations, not conclusions: each comes back as a `LicenseFinding` with the text it
-was read from. When the declared value is a valid SPDX expression it is normalised with
-`license-expression` (`mit` -> `MIT`, `GPL-2.0+` -> `GPL-2.0-or-later`); otherwise the finding
+was read from. When the declared value is a valid SPDX expression it is normalised by
+`common.spdx` (`mit` -> `MIT`, `GPL-2.0+` -> `GPL-2.0-or-later`); otherwise the finding
 carries one of the references below and keeps the raw value, for a reviewer or a full-text
 detector (scancode) to resolve:
 
@@ -28,10 +28,10 @@ import json
 import re
 import tomllib
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from common.spdx import try_normalize
 from ingest.types import LicenseFinding
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "UNLICENSED",
     "UNPARSED",
     "is_manifest",
-    "normalize_expression",
     "package_metadata_licenses",
     "spdx_header",
     "spdx_header_finding",
@@ -56,35 +55,6 @@ _RAW_LIMIT = 2000  # a `{text = ...}` table may hold a whole licence; keep its s
 _SPDX_TAG = re.compile(r"SPDX-License-Identifier:\s*(.*)", re.IGNORECASE)
 # Comment closers and string quotes that trail the value in the various comment styles.
 _TRAILERS = re.compile(r"(\*/|-->|--\}\}|#\}|\*\)|-\}|\"\"\"|'''|[\"';,])\s*$")
-
-
-@lru_cache(maxsize=1)
-def _licensing() -> Any:
-    from license_expression import get_spdx_licensing
-
-    return get_spdx_licensing()
-
-
-def normalize_expression(raw: str) -> str | None:
-    """The SPDX-normalised form of `raw`, or None when it is not an SPDX expression.
-
-    `LicenseRef-...` / `DocumentRef-...` symbols are accepted as they are.
-    """
-    text = raw.strip()
-    if not text:
-        return None
-    licensing = _licensing()
-    try:
-        info = licensing.validate(text)
-        if not info.errors:
-            return str(info.normalized_expression)
-        refs = ("LicenseRef-", "DocumentRef-")
-        if info.invalid_symbols and all(str(s).startswith(refs) for s in info.invalid_symbols):
-            return str(licensing.parse(text, validate=False))
-    except Exception:
-        # license-expression raises assorted errors (even AttributeError) on malformed input.
-        return None
-    return None
 
 
 def spdx_header(text: str) -> str | None:
@@ -124,7 +94,7 @@ def _finding(
     extra: dict[str, Any] = {"field": field} if field else {}
     return LicenseFinding(
         detector=detector,
-        expression=normalize_expression(value) or UNPARSED,
+        expression=try_normalize(value) or UNPARSED,
         location=location,
         raw=(value if raw is None else raw)[:_RAW_LIMIT],
         extra=extra,

@@ -293,10 +293,10 @@ def _is_jurisdiction(segment: str) -> bool:
 @cache
 def _spdx_ids() -> dict[str, str]:
     """Upper-cased SPDX id → its canonical spelling, for the CC family."""
-    from license_expression import get_spdx_licensing
+    from common.spdx import licensing
 
     return {
         key.upper(): key
-        for key in get_spdx_licensing().known_symbols
+        for key in licensing().known_symbols
         if key.upper().startswith("CC") and not key.startswith("LicenseRef")
     }

@@ -7,9 +7,10 @@ into something that decides.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from common.atomic import text_sha256
 
 STAGES: tuple[str, ...] = ("admission", "langid", "quality", "dedup", "pii")
 
@@ -81,7 +82,7 @@ class Policy:
     @property
     def sha256(self) -> str:
         """Hash of the verbatim text: the identity of what was decided with."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return text_sha256(self.text)
 
     def rules(self, stage: str) -> tuple[Rule, ...]:
         return self.stages.get(stage, ())

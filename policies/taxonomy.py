@@ -32,6 +32,7 @@ Exception tree::
     ValueError
     ├── TaxonomyError          a taxonomy file (or one of its entries) is malformed
     └── LicenseExpressionError an expression given to `classify` cannot be parsed
+                               (`common.spdx`'s, the one every package raises)
 """
 
 from __future__ import annotations
@@ -44,21 +45,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from license_expression import (
-    AND,
-    OR,
-    ExpressionError,
-    LicenseSymbol,
-    LicenseWithExceptionSymbol,
-    Licensing,
-    get_spdx_licensing,
-)
+from license_expression import AND, OR, LicenseSymbol, LicenseWithExceptionSymbol
+
+from common.spdx import LicenseExpressionError, parse
 
 __all__ = [
     "BUILTIN_TAXONOMY",
     "USE_ORDER",
     "LicenseClass",
-    "LicenseExpressionError",
     "LicenseTerms",
     "Taxonomy",
     "TaxonomyError",
@@ -76,6 +70,7 @@ BUILTIN_TAXONOMY = Path(__file__).with_name("licenses.yaml")
 _FLAGS = ("attribution", "share_alike", "no_derivatives", "open")
 _REQUIRED = ("use", *_FLAGS)
 _OPTIONAL = ("name", "notes")
+_CLASS_CACHE = 8192
 
 
 class TaxonomyError(ValueError):
@@ -87,14 +82,6 @@ class TaxonomyError(ValueError):
         self.problem = problem
         where = f"{self.file}: entry {entry!r}" if entry is not None else self.file
         super().__init__(f"{where}: {problem}")
-
-
-class LicenseExpressionError(ValueError):
-    """An expression handed to `Taxonomy.classify` is not a parseable SPDX expression."""
-
-    def __init__(self, expression: str, problem: str):
-        self.expression = expression
-        super().__init__(f"cannot classify licence {expression!r}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +154,8 @@ class Taxonomy:
     def __init__(self, terms: Mapping[str, LicenseTerms], *, sources: Sequence[Path] = ()):
         self._terms = {key.lower(): entry for key, entry in terms.items()}
         self.sources = tuple(sources)
-        self._as_written = Licensing()
-        self._cache: dict[str, LicenseClass] = {}
+        # Bounded: a corpus holds a few hundred distinct expressions, a hostile one millions.
+        self._cached = lru_cache(maxsize=_CLASS_CACHE)(self._classify)
 
     def __len__(self) -> int:
         return len(self._terms)
@@ -191,25 +178,15 @@ class Taxonomy:
         return hasher.hexdigest()
 
     def classify(self, expression: str) -> LicenseClass:
-        """The class of an SPDX expression (see the module docstring for AND / OR / WITH)."""
-        cached = self._cache.get(expression)
-        if cached is None:
-            cached = self._cache[expression] = self._classify(expression)
-        return cached
+        """The class of an SPDX expression (see the module docstring for AND / OR / WITH).
+
+        Raises LicenseExpressionError when the expression cannot be parsed."""
+        return self._cached(expression)
 
     def _classify(self, expression: str) -> LicenseClass:
-        text = (expression or "").strip()
-        if not text:
-            raise LicenseExpressionError(expression, "empty expression")
-        try:
-            # Parsed as written (no SPDX symbol table) so that an id is first looked up the
-            # way the user spelled it; `_symbol` falls back to the SPDX spelling.
-            parsed = self._as_written.parse(text)
-        except ExpressionError as exc:
-            raise LicenseExpressionError(text, str(exc)) from None
-        if parsed is None:
-            raise LicenseExpressionError(text, "empty expression")
-        return self._walk(parsed)
+        # Parsed as written so that an id is first looked up the way the user spelled it
+        # (`LicenseRef-PublicDomain` has terms of its own); `_symbol` falls back to SPDX's.
+        return self._walk(parse(expression, as_written=True))
 
     def _walk(self, node: Any) -> LicenseClass:
         if isinstance(node, LicenseWithExceptionSymbol):
@@ -246,17 +223,11 @@ def load_taxonomy(extra_files: Sequence[Path] = ()) -> Taxonomy:
     return Taxonomy({entry.id: entry for entry in terms.values()}, sources=files)
 
 
-@lru_cache(maxsize=1)
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
-
-
-@lru_cache(maxsize=4096)
 def _spdx_key(license_id: str) -> str:
     """The lower-cased SPDX spelling of an id (`GPL-2.0+` -> `gpl-2.0-or-later`)."""
     try:
-        parsed = _licensing().parse(license_id)
-    except ExpressionError:
+        parsed = parse(license_id)
+    except LicenseExpressionError:
         return license_id.lower()
     return parsed.key.lower() if isinstance(parsed, LicenseSymbol) else license_id.lower()
 
@@ -329,8 +300,8 @@ def _canonical_id(file: Path, key: Any) -> str:
     if not isinstance(key, str) or not key.strip():
         raise TaxonomyError(file, "licence ids must be non-empty text", entry=str(key))
     try:
-        parsed = _licensing().parse(key.strip())
-    except ExpressionError:
+        parsed = parse(key)
+    except LicenseExpressionError:
         parsed = None
     if not isinstance(parsed, LicenseSymbol) or isinstance(parsed, LicenseWithExceptionSymbol):
         raise TaxonomyError(file, "not a single SPDX licence id or LicenseRef-", entry=key)

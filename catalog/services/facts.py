@@ -20,10 +20,10 @@ from sqlmodel import Session
 from catalog.models import OptOutRequest, Source
 from catalog.services.consent import ConsentIndex, Snapshot
 from catalog.timeutil import as_utc
+from common.spdx import license_keys
 from ingest.consent.reservation import resolve_reservation
 from ingest.types import ConsentSignal
 from policies.facts import consent_facts
-from policies.spdx import license_keys
 from policies.taxonomy import LicenseClass, Taxonomy
 
 DOC_COLUMNS = ("id", "source_id", "url", "host", "collected_at", "declared_license",

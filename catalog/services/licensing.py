@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.spdx import LicenseExpressionError, license_keys, normalize
 from ingest.licensing.cache import LicenseCache
 from ingest.licensing.conclude import Conclusion, conclude, conclude_tree
 from ingest.types import LicenseFinding, RawDocument
-from policies.spdx import LicenseExpressionError, license_keys, normalize
 
 # Licence findings that state the licence of the document itself (not a hint found in it).
 DOCUMENT_DECLARING = frozenset({"stackexchange-date", "gutenberg-header", "metadata-field",

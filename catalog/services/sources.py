@@ -28,7 +28,7 @@ from catalog.models import (
 from catalog.repositories import SourceRepository
 from catalog.timeutil import iso_utc
 from catalog.unit_of_work import UnitOfWork
-from policies.spdx import LicenseExpressionError, normalize
+from common.spdx import LicenseExpressionError, normalize
 
 # Registry columns may use the CLI flag names too.
 FIELD_ALIASES = {

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingest.code_licenses import UNPARSED, normalize_expression
+from common.spdx import try_normalize
+from ingest.code_licenses import UNPARSED
 from ingest.registry import Connector, register
 from ingest.textio import (
     DEFAULT_MAX_LINE_BYTES,
@@ -124,7 +125,7 @@ def to_item(record: Mapping[str, Any], *, file: str, where: str, options: Record
         licenses.append(
             LicenseFinding(
                 detector="source-field",
-                expression=normalize_expression(license_value) or UNPARSED,
+                expression=try_normalize(license_value) or UNPARSED,
                 location=options.license_field,
                 raw=license_value,
             )

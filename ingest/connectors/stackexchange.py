@@ -46,7 +46,8 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from resiliparse.extract.html2text import extract_plain_text
 
-from ingest.code_licenses import UNPARSED, normalize_expression
+from common.spdx import try_normalize
+from ingest.code_licenses import UNPARSED
 from ingest.registry import Connector, register
 from ingest.textio import InputError
 from ingest.types import Item, LicenseFinding, Quarantined, RawDocument, Skipped
@@ -253,7 +254,7 @@ def _licenses(posts: Iterable[Post], site: str) -> list[LicenseFinding]:
         findings.append(
             LicenseFinding(
                 detector="source-dump",
-                expression=normalize_expression(spdx) or UNPARSED,
+                expression=try_normalize(spdx) or UNPARSED,
                 location=f"{site}:{group[0].id}",
                 raw=raw,
                 extra={"field": "ContentLicense", "post_ids": [p.id for p in group]},

@@ -4,22 +4,21 @@ Key: (detector, detector version, sha256 of the file's bytes). Value: the findin
 location — the same bytes found under two paths are one entry, and `get` puts the asking
 path back. Layout: `<dir>/<detector>/<version>/<sha[:2]>/<sha>.json`.
 
-Every entry is written to a temporary file in its final directory and renamed into place, so a
-reader never sees half an entry and parallel writers of the same key (same bytes, same
-detector: same content) simply replace each other. An unreadable entry counts as a miss.
+Every entry is written with `common.atomic` (the one atomic writer), so a reader never sees half
+an entry and parallel writers of the same key (same bytes, same detector: same content) simply
+replace each other. An unreadable entry counts as a miss.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from common.atomic import write_bytes_atomic
 from ingest.types import LicenseFinding
 
 __all__ = ["LicenseCache", "finding_from_dict", "finding_to_dict"]
@@ -91,19 +90,12 @@ class LicenseCache:
         findings: list[LicenseFinding],
     ) -> Path:
         path = self.path_for(detector, detector_version, sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "detector": detector,
             "detector_version": detector_version,
             "sha256": sha256,
             "findings": [{**finding_to_dict(f), "location": ""} for f in findings],
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{sha256[:16]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(payload, out, ensure_ascii=False, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        write_bytes_atomic(data, path)
         return path

@@ -32,11 +32,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from license_expression import ExpressionError, Licensing, combine_expressions, get_spdx_licensing
-
+from common import spdx
+from ingest.code_licenses import SEE_FILE, UNPARSED
 from ingest.types import LicenseFinding
 
 __all__ = [
@@ -57,7 +56,7 @@ DEFAULT_MIN_SCORE = 0.75  # go-license-detector's own default threshold; scancod
 _DEFERRING = frozenset(
     key.lower()
     for key in (
-        "LicenseRef-govcat-see-file",
+        SEE_FILE,
         "LicenseRef-scancode-unknown-license-reference",
     )
 )
@@ -65,7 +64,7 @@ _DEFERRING = frozenset(
 _UNIDENTIFIED = frozenset(
     key.lower()
     for key in (
-        "LicenseRef-govcat-unparsed",
+        UNPARSED,
         "LicenseRef-scancode-unknown",
         "LicenseRef-Unknown",
         "NOASSERTION",
@@ -103,25 +102,18 @@ class _Level:
     notes: list[str] = field(default_factory=list)
 
 
-@lru_cache(maxsize=1)
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
-
-
 def _normalise(expression: str) -> str | None:
+    # Evidence keeps ids SPDX does not know (NOASSERTION, scancode keys): they say something.
     try:
-        parsed = _licensing().parse(expression.strip())
-    except (ExpressionError, AttributeError, TypeError):
+        return spdx.canonical(expression)
+    except spdx.LicenseExpressionError:
         return None
-    return None if parsed is None else parsed.render("{symbol.key}")
 
 
 def _and(expressions: Iterable[str]) -> str:
-    unique = list(dict.fromkeys(expressions))
-    if len(unique) == 1:
-        return unique[0]
-    combined = combine_expressions(unique, relation="AND", unique=True, licensing=_licensing())
-    return combined.render("{symbol.key}")
+    """All of a level's findings apply; more than one expression can hold is unidentified."""
+    joined = spdx.and_all(expressions)
+    return joined if len(joined) <= spdx.MAX_EXPRESSION_CHARS else UNPARSED
 
 
 def _describe(finding: LicenseFinding) -> str:
@@ -180,6 +172,9 @@ def conclude(
         chain.append(f"{chosen.name}: " + "; ".join(_describe(f) for f in evidence))
         if len(evidence) > 1:
             chain.append(f"{chosen.name}: all {len(evidence)} findings apply, joined with AND")
+        if expression == UNPARSED and len(evidence) > 1:
+            chain.append(f"{chosen.name}: joined, they exceed the {spdx.MAX_EXPRESSION_CHARS}"
+                         "-character limit of a licence expression: not identified")
         chain.extend(_overridden(levels, chosen, expression))
         if chosen.name != "file header" and any(lv.unidentified for lv in levels[:2]):
             chain.append("the file also holds licence text that could not be identified")
@@ -217,16 +212,9 @@ def _overridden(levels: list[_Level], chosen: _Level, expression: str) -> list[s
         if not level.identified:
             continue
         other = _and(expr for _, expr in level.identified)
-        if not _equivalent(other, expression):
+        if not spdx.is_equivalent(other, expression):
             notes.append(f"more specific than the {level.name} ({other})")
     return notes
-
-
-def _equivalent(a: str, b: str) -> bool:
-    try:
-        return bool(_licensing().is_equivalent(a, b))
-    except ExpressionError:
-        return a == b
 
 
 def _finish(
@@ -237,9 +225,9 @@ def _finish(
         expression=expression, reason_chain=chain, evidence=evidence, declared=declared,
         level=level,
     )
-    if declared is not None and not _equivalent(declared, expression):
-        declared_keys = set(_licensing().license_keys(declared))
-        found_keys = set(_licensing().license_keys(expression))
+    if declared is not None and not spdx.is_equivalent(declared, expression):
+        declared_keys = spdx.license_keys(declared)
+        found_keys = spdx.license_keys(expression)
         only_declared = sorted(declared_keys - found_keys)
         only_found = sorted(found_keys - declared_keys)
         parts = [f"declared {declared}, concluded {expression} from the {level}"]

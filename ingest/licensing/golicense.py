@@ -17,7 +17,6 @@ the executable.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -26,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from common.atomic import file_sha256
 from ingest.types import LicenseFinding
 
 __all__ = [
@@ -133,9 +133,8 @@ def _with_file_hash(finding: LicenseFinding) -> LicenseFinding:
     path = Path(finding.location)
     if not finding.extra.get("file") or not path.is_file():
         return finding
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return replace(finding, extra={**finding.extra, "matched_text_sha256": digest})
+    return replace(finding, extra={**finding.extra, "matched_text_sha256": file_sha256(path)})
 
 
 def _executable_digest(executable: str) -> str:
-    return "sha256:" + hashlib.sha256(Path(executable).read_bytes()).hexdigest()[:16]
+    return "sha256:" + file_sha256(executable)[:16]

@@ -29,7 +29,6 @@ It needs `pluggy<1.7` (with 1.7 it fails at start: "did not find any 'pre_scan' 
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import time
@@ -39,6 +38,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from common.atomic import bytes_sha256, text_sha256
 from ingest.licensing.cache import LicenseCache, finding_from_dict, finding_to_dict
 from ingest.licensing.conclude import is_license_file
 from ingest.types import LicenseFinding, Quarantined, Skipped
@@ -185,7 +185,7 @@ def _finding(
         score=_score(matches),
         extra={
             "detector_version": version,
-            "matched_text_sha256": hashlib.sha256(matched.encode("utf-8")).hexdigest(),
+            "matched_text_sha256": text_sha256(matched),
             "rule": longest.rule.identifier,
             "rules": [m.rule.identifier for m in matches],
             "matchers": sorted({m.matcher for m in matches}),
@@ -333,7 +333,7 @@ def _prepare(
     if b"\x00" in data[:_BINARY_SNIFF]:
         result.skipped.append(Skipped(reason="binary", file=relpath))
         return None
-    return _Job(relpath=relpath, path=str(path), sha256=hashlib.sha256(data).hexdigest(),
+    return _Job(relpath=relpath, path=str(path), sha256=bytes_sha256(data),
                 approximate=approximate, timeout=timeout)
 
 

@@ -21,7 +21,6 @@ or from `LangIdStage(...).model_info` (the model that stage actually used).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 from dataclasses import asdict, dataclass
@@ -29,6 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from common.atomic import file_sha256
 from processing.stage import (
     MissingDependencyError,
     ProcessLocal,
@@ -112,16 +112,13 @@ def model_info(path: str | None = None) -> ModelInfo:
     is assumed to be one of them (lid.176.bin or .ftz).
     """
     file = Path(path) if path is not None else default_model_path()
-    digest = hashlib.sha256()
     try:
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        digest = file_sha256(file)
     except OSError as exc:
         raise ModelLoadError(f"{file}: cannot read the language-ID model ({exc})") from None
     return ModelInfo(
         name=file.name,
-        sha256=digest.hexdigest(),
+        sha256=digest,
         licence=MODEL_LICENCE,
         path=str(file),
         bytes=file.stat().st_size,

@@ -6,7 +6,6 @@ from ingest.code_licenses import (
     SEE_FILE,
     UNLICENSED,
     UNPARSED,
-    normalize_expression,
     package_metadata_licenses,
     spdx_header,
     spdx_header_finding,
@@ -49,12 +48,12 @@ def test_spdx_header_finding_normalises_and_keeps_raw() -> None:
     assert odd is not None and odd.expression == UNPARSED and odd.raw == "Apache 2"
 
 
-def test_normalize_expression() -> None:
-    assert normalize_expression("mit or apache-2.0") == "MIT OR Apache-2.0"
-    assert normalize_expression("LicenseRef-Acme OR MIT") == "LicenseRef-Acme OR MIT"
-    assert normalize_expression("BSD 3-Clause License") is None
-    assert normalize_expression("MIT AND") is None
-    assert normalize_expression("") is None
+def test_a_whole_licence_text_is_unparsed_and_its_raw_value_cut(tmp_path: Path) -> None:
+    text = "Permission is hereby granted, free of charge, to any person obtaining a copy. " * 60
+    _write(tmp_path, "pyproject.toml", f'[project]\nlicense = {{text = "{text}"}}\n')
+    [finding] = package_metadata_licenses(tmp_path)
+    assert finding.expression == UNPARSED
+    assert finding.raw == text[:2000]
 
 
 def _write(root: Path, name: str, text: str) -> None:

@@ -175,3 +175,16 @@ def test_conclude_tree_uses_nearest_manifest_and_headers(tmp_path):
     no_license_file = conclude_tree(tmp_path, {"sub/c.py": [], "e.py": []}, metadata, None)
     assert no_license_file["sub/c.py"].expression == "ISC"
     assert no_license_file["e.py"].expression == "MIT"
+
+
+def test_findings_too_many_for_one_expression_conclude_unidentified():
+    from common.spdx import MAX_EXPRESSION_CHARS, licensing
+
+    ids = [k for k, s in licensing().known_symbols.items()
+           if not s.is_exception and not k.startswith("LicenseRef")][:200]
+    assert len(" AND ".join(ids)) > MAX_EXPRESSION_CHARS
+    got = run(nearest_license_file=[finding(i) for i in ids])
+    assert got.expression == "LicenseRef-govcat-unparsed"
+    assert any("exceed the 2000-character limit" in step for step in got.reason_chain)
+    few = run(nearest_license_file=[finding(i) for i in ids[:3]])
+    assert few.expression == " AND ".join(ids[:3])

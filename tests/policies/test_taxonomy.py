@@ -2,11 +2,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from license_expression import get_spdx_licensing
 
+from common.spdx import LicenseExpressionError, licensing
 from policies.taxonomy import (
     USE_ORDER,
-    LicenseExpressionError,
     TaxonomyError,
     combine,
     load_taxonomy,
@@ -57,7 +56,7 @@ def test_creative_commons_versions_are_classified_by_kind(taxonomy, kind, versio
 
 def test_every_spdx_creative_commons_id_is_in_the_taxonomy(taxonomy):
     spdx_ids = {
-        key for key, symbol in get_spdx_licensing().known_symbols.items()
+        key for key, symbol in licensing().known_symbols.items()
         if key == symbol.key and key.startswith("CC") and not symbol.is_exception
     }
     assert len(spdx_ids) > 50
@@ -124,6 +123,24 @@ def test_unknown_ids_are_unspecified_and_not_known(taxonomy):
 def test_unparseable_expression_raises(taxonomy, bad):
     with pytest.raises(LicenseExpressionError):
         taxonomy.classify(bad)
+
+
+def test_licence_refs_are_looked_up_as_written(taxonomy):
+    # license-expression aliases this id to scancode's; the taxonomy's own entry answers first.
+    assert taxonomy.classify("LicenseRef-PublicDomain").licenses == ("LicenseRef-PublicDomain",)
+    assert taxonomy.classify("licenseref-scancode-public-domain").licenses == (
+        "LicenseRef-scancode-public-domain",)
+
+
+def test_an_over_long_expression_is_refused_with_the_limit(taxonomy):
+    with pytest.raises(LicenseExpressionError, match="over the limit of 2000 characters"):
+        taxonomy.classify(" OR ".join(["MIT"] * 600))
+
+
+def test_classes_are_cached_per_taxonomy_and_the_cache_is_bounded(taxonomy):
+    first = taxonomy.classify("MIT OR Apache-2.0")
+    assert taxonomy.classify("MIT OR Apache-2.0") is first
+    assert 0 < taxonomy._cached.cache_info().maxsize < 100_000
 
 
 def test_combine_for_a_mixture(taxonomy):
