@@ -23,7 +23,8 @@ from collections.abc import Callable
 
 from protego import Protego
 
-from ingest.consent.robots import check_batch, parse_robots
+from ingest.consent.robots import parse_robots
+from ingest.consent.robots_batch import check_batch
 
 AGENTS = ["GPTBot", "CCBot", "ClaudeBot", "Google-Extended", "*"]
 WORDS = ["news", "blog", "shop", "search", "user", "img", "static", "api", "tag", "2024",

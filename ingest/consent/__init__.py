@@ -3,7 +3,8 @@
 Pure functions over text and `ingest.types.ConsentSignal`s; no network, no database.
 
 - `robots`       RFC 9309 robots.txt: verdict per URL and agent with the deciding rule,
-                 block level per agent, Content-Signal lines, a JSON-lines batch checker.
+                 block level per agent, Content-Signal lines; read by `robots_parser`,
+                 paths matched by `paths`, JSON-lines questions answered by `robots_batch`.
 - `tdmrep`       W3C TDMRep: tdmrep.json rules, header and meta declarations, precedence.
 - `aitxt`        Spawning's ai.txt: is the text at a URL refused for AI training.
 - `reservation`  all of the above for one document, with the evidence behind it.
@@ -22,16 +23,14 @@ from ingest.consent.reservation import USES, Evidence, Reservation, resolve_rese
 from ingest.consent.robots import (
     AgentVerdict,
     BlockLevel,
-    Group,
-    InvalidAgentError,
     Robots,
     RobotsVerdict,
-    Rule,
-    check_batch,
     evaluate_agents,
     parse_robots,
     stricter,
 )
+from ingest.consent.robots_batch import check_batch
+from ingest.consent.robots_parser import Group, InvalidAgentError, Rule
 from ingest.consent.tdmrep import (
     TdmDecision,
     TdmRepError,

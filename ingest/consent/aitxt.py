@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from ingest.consent.robots import Group, PathPattern, Robots, Rule, parse_robots, request_path
+from ingest.consent.paths import PathPattern, request_path
+from ingest.consent.robots import Robots, parse_robots
+from ingest.consent.robots_parser import Group, Rule
 
 _FILE_TYPE = re.compile(r"\*\.([A-Za-z0-9]+)\$?")
 _EXTENSION = re.compile(r"\.([A-Za-z0-9]+)$")

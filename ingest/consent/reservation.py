@@ -35,7 +35,8 @@ from typing import Any
 
 from ingest.consent.agents import DEFAULT_AI_AGENTS
 from ingest.consent.aitxt import AiTxt
-from ingest.consent.robots import Robots, parse_content_signal
+from ingest.consent.robots import Robots
+from ingest.consent.robots_parser import parse_content_signal
 from ingest.consent.tdmrep import TdmDecision, TdmRule, resolve_tdm, rule_for_url
 from ingest.types import ConsentSignal
 

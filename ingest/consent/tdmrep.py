@@ -14,7 +14,7 @@ https://www.w3.org/community/reports/tdmrep/CG-FINAL-tdmrep-20240510/).
   most specific match is the first in sequence." So, unlike robots.txt, the first rule in
   file order whose location matches decides, not the longest one.
 - Precedence between the three techniques: the HTTP header overrides the file, and the
-  HTML `<meta>` overrides the header (what DESIGN.md asks for: file < header < meta).
+  HTML `<meta>` overrides the header (file < header < meta).
   Within one source, several values (repeated headers or tags) reserve if any says 1: the
   reading that does not mine content a publisher may have reserved.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from ingest.consent.robots import PathPattern, request_path
+from ingest.consent.paths import PathPattern, request_path
 from ingest.types import ConsentSignal
 
 TdmSource = Literal["tdmrep.json", "http-header", "html-meta"]

@@ -4,7 +4,6 @@ The RFC table below was written before the engine and run against Protego first;
 Protego gets wrong are pinned in `PROTEGO_GAPS` (see ingest/consent/robots.py).
 """
 
-import json
 import random
 
 import pytest
@@ -15,10 +14,8 @@ from ingest.consent.robots import (
     AgentVerdict,
     InvalidAgentError,
     RobotsVerdict,
-    check_batch,
     evaluate_agents,
     parse_robots,
-    request_path,
     stricter,
 )
 
@@ -244,36 +241,6 @@ def test_misspelled_keys_and_colonless_lines_read_as_crawlers_do():
     assert not robots.check("/y", "a").allowed
 
 
-def test_groups_sitemaps_and_ignored_lines():
-    robots = parse_robots("Disallow: /early\n" + SITE + "Crawl-delay: 4\nnonsense\n")
-    assert [g.agents for g in robots.groups] == [("*",), ("GPTBot",)]
-    assert [str(r) for r in robots.groups[0].rules] == ["Disallow: /private/",
-                                                      "Allow: /private/open/"]
-    assert [r.line for r in robots.groups[0].rules] == [4, 5]
-    assert robots.groups[1].line == 7
-    assert robots.sitemaps == ["https://example.com/sitemap.xml"]
-    assert [(i.line, i.reason) for i in robots.ignored] == [
-        (1, "rule before any user-agent line"),
-        (11, "other record 'crawl-delay', not evaluated"),
-        (12, "not a 'key: value' line"),
-    ]
-
-
-def test_crlf_and_bom():
-    robots = parse_robots("\ufeffUser-agent: *\r\nDisallow: /a\r\n")
-    assert robots.check("/a", "x").line == 2
-
-
-def test_request_path_drops_authority_and_fragment():
-    assert request_path("HTTPS://Example.com:8080/a/b?q=1#frag") == "/a/b?q=1"
-    assert request_path("https://example.com") == "/"
-    assert request_path("https://example.com?x") == "/?x"
-    assert request_path("a/b") == "/a/b"
-    # reserved characters compare escaped, the query's own delimiters stay
-    assert request_path("/p:1?u=https://x&y=%3d") == "/p%3A1?u=https%3A%2F%2Fx&y=%3D"
-    assert request_path("/%7euser/%41b") == "/~user/Ab"
-
-
 def test_wildcards_do_not_backtrack_exponentially():
     robots = parse_robots("User-agent: *\nDisallow: /*a*a*a*a*a*a*a*a*a*a*b\n")
     assert robots.check("/" + "a" * 5000, "x").allowed
@@ -357,35 +324,3 @@ def test_evaluate_agents_default_list():
 def test_evaluate_agents_custom_list():
     verdicts = evaluate_agents(parse_robots("User-agent: *\nDisallow: /x\n"), ["MyBot"])
     assert verdicts == {"MyBot": AgentVerdict("some", {}, "*")}
-
-
-# --- batch ------------------------------------------------------------------------------------
-
-
-def test_check_batch_answers_and_reports_bad_lines():
-    good = {"robots": SITE, "url": "https://example.com/private/a", "agent": "CCBot"}
-    lines = [
-        json.dumps(good),
-        "{not json",
-        "",
-        json.dumps({"robots": SITE, "url": "/a"}),
-        json.dumps({**good, "agent": "bad agent"}),
-        json.dumps({**good, "status": 503}),
-        json.dumps([1, 2]),
-        {**good, "url": "/public"},
-        json.dumps({**good, "status": "200"}),
-        "[" * 100_000 + "]" * 100_000,
-    ]
-    out = list(check_batch(lines))
-    assert [o["input_line"] for o in out] == [1, 2, 4, 5, 6, 7, 8, 9, 10]
-    assert out[0] == {"input_line": 1, "allowed": False, "rule": "Disallow: /private/",
-                      "line": 3, "group": "*", "reason": "matched-rule"}
-    assert out[1]["error"].startswith("line 2: ")
-    assert out[2] == {"input_line": 4, "error": "line 4: 'agent' must be a string"}
-    assert "product token" in out[3]["error"]
-    assert out[4]["reason"] == "status-5xx" and out[4]["allowed"] is False
-    assert "JSON object" in out[5]["error"]
-    assert out[6]["reason"] == "no-matching-rule"
-    assert "status" in out[7]["error"]
-    assert out[8] == {"input_line": 10, "error": "line 10: JSON nested too deeply"}
-    assert all(json.loads(json.dumps(o)) == o for o in out)
