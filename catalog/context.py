@@ -27,6 +27,13 @@ class Catalog:
         return self.settings.data_root
 
     @property
+    def layout(self):
+        """Every path under the data root (catalog/layout.py)."""
+        from catalog.layout import Layout
+
+        return Layout(self.data_root)
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             engine = create_catalog_engine(self.url)

@@ -8,7 +8,8 @@
     ├── InvalidInput                 a value is not acceptable
     │   ├── InvalidLicense           not SPDX; carries the closest valid ids
     │   └── RegistryError            a registry file has bad rows; lists every one
-    └── IntegrityError               the catalog's own checks failed (audit chain broken) (exit 6)
+    ├── IntegrityError               the catalog's own checks failed (audit chain broken) (exit 6)
+    └── Busy                         another live command holds the lock; names it     (exit 7)
 """
 
 from __future__ import annotations
@@ -70,8 +71,15 @@ class IntegrityError(GovcatError):
     exit_code = 6
 
 
+class Busy(GovcatError):
+    """Another live command holds the lock on a source, run or release (catalog/locks.py)."""
+
+    exit_code = 7
+
+
 __all__ = [
     "AlreadyExists",
+    "Busy",
     "ConfigError",
     "DatabaseUnreachable",
     "GovcatError",

@@ -45,12 +45,9 @@ def _ts(**kw: Any) -> Any:
 # --------------------------------------------------------------------------- sources
 
 
-class Source(SQLModel, table=True):
-    __tablename__ = "sources"
+class SourceFields(SQLModel):
+    """The free-text fields a source has both as a row and as what registering one takes."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(index=True, unique=True, max_length=100)
-    kind: str = Field(max_length=20)
     title: str | None = None
     uri: str | None = None
     steward: str | None = None
@@ -59,10 +56,18 @@ class Source(SQLModel, table=True):
     declared_license: str | None = None
     license_evidence_url: str | None = None
     tos_url: str | None = None
+    jurisdiction: str | None = None
+
+
+class Source(SourceFields, table=True):
+    __tablename__ = "sources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(index=True, unique=True, max_length=100)
+    kind: str = Field(max_length=20)
     tos_verdict: str = Field(default="unknown", max_length=30)
     tos_quote: str | None = Field(default=None, sa_column=Column(Text))
     robots_handling: str = Field(default="unknown", max_length=20)
-    jurisdiction: str | None = None
     personal_data: str = Field(default="unknown", max_length=10)
     status: str = Field(default="pending", max_length=10)
     status_reason: str | None = None
@@ -70,23 +75,15 @@ class Source(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
 
 
-class SourceCreate(SQLModel):
-    """What registering a source takes. Licence normalisation happens in the service."""
+class SourceCreate(SourceFields):
+    """What registering a source takes: the enumerations as their Literal types, validated.
+    Licence normalisation happens in the service."""
 
     slug: str
     kind: SourceKind
-    title: str | None = None
-    uri: str | None = None
-    steward: str | None = None
-    acquisition_method: str | None = None
-    acquisition_date: date | None = None
-    declared_license: str | None = None
-    license_evidence_url: str | None = None
-    tos_url: str | None = None
     tos_verdict: TosVerdict = "unknown"
     tos_quote: str | None = None
     robots_handling: RobotsHandling = "unknown"
-    jurisdiction: str | None = None
     personal_data: PersonalData = "unknown"
 
     @field_validator("slug")

@@ -278,3 +278,23 @@ def example_facts(
         for f in schema.visible(stage)
         if f.namespace != "policy"
     }
+
+
+def coerce_attribute(path: str, value: Any, schema: FactSchema = DEFAULT_SCHEMA) -> Any:
+    """An attribute as read from an attribute shard, as the fact `path` declares it.
+
+    Attribute shards store ints and floats as Arrow numbers and maps as JSON text (see
+    processing/pipeline.py); conditions need the declared CEL type.
+    """
+    fact = schema.get(path)
+    if value is None or fact is None:
+        return value
+    if fact.type == "double":
+        return float(value)
+    if fact.type == "int":
+        return int(value)
+    if fact.type.startswith("map(") and isinstance(value, str):
+        import json
+
+        return json.loads(value)
+    return value

@@ -1,12 +1,16 @@
 """Everything the catalog knows about one document: where it came from, under which evidence,
-and every decision made about it with the rule, the reason and the policy version."""
+and every decision made about it with the rule, the reason and the policy version.
+
+The decisions are the document's life in order: per processing run, the admission decision
+of the gate run it used, then langid, quality, dedup and pii; a gate run no processing run
+used stands alone. The stage of each decision is read from the decision log, never guessed.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from catalog.context import Catalog
@@ -14,6 +18,7 @@ from catalog.errors import NotFound
 from catalog.models import Document, LicenseEvidence, Run, Shard, Source, StoredPolicy
 from catalog.services.facts import DOC_COLUMNS, FactBuilder
 from catalog.services.sources import source_record
+from policies import decision_log
 from policies.loader import load_policy
 from policies.taxonomy import load_taxonomy
 
@@ -41,30 +46,7 @@ def explain(catalog: Catalog, *, doc_id: str, agents: tuple[str, ...]) -> dict[s
         facts = builder.facts(row)
         _, then, now = builder.consent_for(doc.host, doc.url, doc.collected_at)
         _, _, records = builder.reservation_for(row, then, now)
-        decisions = []
-        runs = session.execute(
-            select(Run, Shard.path).join(Shard, Shard.run_id == Run.id)
-            .where(Shard.kind == "decisions").order_by(Run.id)).all()
-        policies: dict[int, Any] = {}
-        for run, path in runs:
-            table = pq.read_table(catalog.data_root / path, filters=[("id", "=", doc_id)])
-            if table.num_rows == 0:
-                continue
-            rec = table.to_pylist()[0]
-            if run.policy_id not in policies:
-                stored = session.get(StoredPolicy, run.policy_id)
-                policies[run.policy_id] = (stored, load_policy(stored.text))
-            stored, policy = policies[run.policy_id]
-            reasons = [{"rule": r, "reason": policy.rule(r).reason} for r in rec["rule_ids"]]
-            decisions.append({
-                "run": run.id, "stage": (run.config or {}).get("stage", "admission"),
-                "at": run.started_at.isoformat(), "policy": f"{stored.name}@{stored.version}",
-                "policy_sha256": stored.sha256, "effect": rec["effect"],
-                "default_applied": rec["default_applied"],
-                "rules": reasons or [{"rule": "(default)",
-                                      "reason": f"no rule matched; the stage default is "
-                                                f"{policy.defaults.get('admission')}"}],
-            })
+        decisions = _life(catalog, session, doc_id)
     return {
         "document": {c: (v.isoformat() if hasattr(v, "isoformat") else v)
                      for c, v in row.items() if c != "consent_signals"}
@@ -86,3 +68,58 @@ def explain(catalog: Catalog, *, doc_id: str, agents: tuple[str, ...]) -> dict[s
 
 
 _ALL_FACTS = ("license.use", "consent.now", "reservation.reserved", "optout.matched")
+
+
+def _life(catalog: Catalog, session, doc_id: str) -> list[dict[str, Any]]:
+    """Every logged decision about `doc_id`, in the order the document lived them."""
+    rows = session.execute(
+        select(Run, Shard.path, Shard.stage).join(Shard, Shard.run_id == Run.id)
+        .where(Shard.kind == "decisions").order_by(Run.id)).all()
+    runs = {run.id: run for run, _, _ in rows}
+    # A processing run's admission is its gate run's: the gate run sorts with it.
+    pipeline_of = {run.config.get("gate_run"): run.id for run in runs.values()
+                   if run.kind == "process" and run.config.get("gate_run") is not None}
+    policies: dict[int, Any] = {}
+    found = []
+    for run, path, stage in rows:
+        rec = decision_log.find(catalog.layout.absolute(path), doc_id)
+        if rec is None:
+            continue
+        if run.policy_id not in policies:
+            stored = session.get(StoredPolicy, run.policy_id)
+            policies[run.policy_id] = (stored, load_policy(stored.text))
+        stored, policy = policies[run.policy_id]
+        stage = rec.get("stage") or stage or "admission"
+        pipeline = pipeline_of.get(run.id, run.id if run.kind == "process" else None)
+        reasons = []
+        for rule_id in rec["rule_ids"]:
+            try:
+                reasons.append({"rule": rule_id, "reason": policy.rule(rule_id).reason})
+            except KeyError:
+                reasons.append({"rule": rule_id, "reason": "(rule not in the stored policy)"})
+        if rec["default_applied"] or not reasons:
+            reasons.append({"rule": decision_log.DEFAULT_RULE,
+                            "reason": f"no rule matched; the stage default is {rec['effect']}"})
+        entry = {
+            "run": run.id, "run_kind": run.kind, "pipeline_run": pipeline, "stage": stage,
+            "at": run.started_at.isoformat(), "policy": f"{stored.name}@{stored.version}",
+            "policy_sha256": stored.sha256, "effect": rec["effect"],
+            "default_applied": bool(rec["default_applied"]), "rules": reasons,
+            "errors": list(rec.get("errors") or []),
+        }
+        if rec.get("redact"):
+            entry["redact"] = list(rec["redact"])
+            entry["redact_spans"] = len(rec.get("redact_spans") or [])
+        found.append(entry)
+
+    def order(entry: dict[str, Any]) -> tuple:
+        # Runs in the order they began (a processing run at its gate run's place), then the
+        # stages in pipeline order.
+        anchor = entry["run"]
+        if entry["pipeline_run"] is not None:
+            gate = runs[entry["pipeline_run"]].config.get("gate_run")
+            anchor = gate if gate is not None else entry["pipeline_run"]
+        return (anchor, entry["pipeline_run"] or 0, decision_log.stage_rank(entry["stage"]),
+                entry["run"])
+
+    return sorted(found, key=order)

@@ -7,38 +7,28 @@ shards; per-rule counts and the funnel go into the catalog. No per-document roun
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from catalog.context import Catalog
 from catalog.errors import InvalidInput, NotFound
-from catalog.models import DecisionCount, Document, Run, Shard, Source, StoredPolicy, utcnow
+from catalog.models import DecisionCount, Document, Run, Shard, Source, StoredPolicy
+from catalog.runs import RunLifecycle
 from catalog.services import policies as policy_store
 from catalog.services.facts import DOC_COLUMNS, FactBuilder
-from catalog.shards import file_sha256
-from catalog.versioning import code_version
+from common.atomic import WrittenFile
+from policies import decision_log
+from policies.decision_log import DEFAULT_RULE, DecisionLogWriter, RuleTally
 from policies.engine import CompiledPolicy, compile_policy
 from policies.loader import load_policy
 from policies.taxonomy import load_taxonomy
 
-DEFAULT_RULE = "(default)"
 BATCH = 20_000
-
-DECISION_SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("effect", pa.string()),
-    ("rule_ids", pa.list_(pa.string())),
-    ("default_applied", pa.bool_()),
-    ("n_tokens", pa.int64()),
-])
 
 Progress = Callable[[int, int], None]
 
@@ -104,28 +94,6 @@ def iter_index(catalog: Catalog, *, source_ids: list[int] | None, batch: int = B
             yield [dict(zip(DOC_COLUMNS, row, strict=True)) for row in part]
 
 
-class _DecisionWriter:
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        self.writer = pq.ParquetWriter(self.tmp, DECISION_SCHEMA, compression="zstd")
-        self.rows = 0
-
-    def write(self, ids, effects, rules, defaults, tokens) -> None:
-        self.writer.write_table(pa.table([ids, effects, rules, defaults, tokens],
-                                         schema=DECISION_SCHEMA))
-        self.rows += len(ids)
-
-    def close(self) -> None:
-        self.writer.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.writer.close()
-        self.tmp.unlink(missing_ok=True)
-
-
 def decide_batch(builder: FactBuilder, compiled: CompiledPolicy, rows: list[dict[str, Any]]):
     builder.prepare(rows)
     return list(compiled.decide_many("admission", (builder.facts(r) for r in rows)))
@@ -136,78 +104,54 @@ def gate(catalog: Catalog, *, policy_ref: str, sources: Sequence[str] | None = N
     with catalog.uow() as uow:
         stored, policy = policy_store.resolve(uow, policy_ref)
         source_ids = _source_ids(uow.session, sources)
-        run = Run(kind="gate", policy_id=stored.id, actor=uow.actor, started_at=utcnow(),
-                  code_version=code_version(),
-                  config={"policy": f"{policy.name}@{policy.version}",
-                          "policy_sha256": policy.sha256, "sources": list(sources or []),
-                          "stage": "admission"})
-        uow.session.add(run)
-        uow.session.flush()
-        uow.audit.record("gate.start", "run", str(run.id), after=run.config)
         uow.commit()
-        run_id = run.id
-    compiled = compile_policy(policy)
-    taxonomy = load_taxonomy(taxonomy_files)
-    rel = Path("decisions") / f"run-{run_id:06d}" / "admission.parquet"
-    result = GateResult(run_id, f"{policy.name}@{policy.version}", policy.sha256,
-                        decisions_path=str(rel))
-    writer = _DecisionWriter(catalog.data_root / rel)
-    status = "failed"
-    try:
-        with catalog.session() as session:
+    config = {"policy": f"{policy.name}@{policy.version}", "policy_sha256": policy.sha256,
+              "sources": list(sources or []), "stage": "admission"}
+    with RunLifecycle(catalog, kind="gate", policy_id=stored.id, config=config) as run:
+        compiled = compile_policy(policy)
+        taxonomy = load_taxonomy(taxonomy_files)
+        path = catalog.layout.decision_log(run.run_id, "admission")
+        result = GateResult(run.run_id, f"{policy.name}@{policy.version}", policy.sha256,
+                            decisions_path=catalog.layout.relative(path))
+        tally = RuleTally("admission")
+        with DecisionLogWriter(path, "admission") as log, catalog.session() as session:
             builder = FactBuilder(session, required=compiled.required_facts("admission"),
                                   agents=policy.agents, taxonomy=taxonomy)
-            outcomes: dict[tuple[str, tuple[str, ...]], list[int]] = {}
             for rows in iter_index(catalog, source_ids=source_ids):
                 decisions = decide_batch(builder, compiled, rows)
                 tokens = [row["n_tokens"] or 0 for row in rows]
+                log.add_batch([row["id"] for row in rows], decisions, tokens)
                 for d, n in zip(decisions, tokens, strict=True):
-                    slot = outcomes.get((d.effect, d.rule_ids))
-                    if slot is None:
-                        slot = outcomes[(d.effect, d.rule_ids)] = [0, 0]
-                    slot[0] += 1
-                    slot[1] += n
-                writer.write([row["id"] for row in rows], [d.effect for d in decisions],
-                             [list(d.rule_ids) for d in decisions],
-                             [d.default_applied for d in decisions], tokens)
+                    tally.add(d.effect, d.rule_ids, n)
+                    result.by_effect[d.effect] += 1
+                    result.tokens_by_effect[d.effect] += n
                 if progress:
                     progress(len(rows), 0)
-            for (effect, rule_ids), (docs, toks) in outcomes.items():
-                result.documents += docs
-                result.tokens += toks
-                result.by_effect[effect] += docs
-                result.tokens_by_effect[effect] += toks
-                for rule in rule_ids or (DEFAULT_RULE,):
-                    slot = result.by_rule.setdefault((rule, effect), [0, 0])
-                    slot[0] += docs
-                    slot[1] += toks
-        writer.close()
-        status = "completed"
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        with catalog.uow() as uow:
-            if status == "completed":
-                path = catalog.data_root / rel
-                uow.session.add(Shard(run_id=run_id, kind="decisions", stage="admission",
-                                      path=str(rel), sha256=file_sha256(path),
-                                      n_docs=writer.rows, n_bytes=path.stat().st_size,
-                                      created_at=utcnow()))
-                counts = [{"run_id": run_id, "stage": "admission", "rule_id": r, "effect": e,
-                           "documents": d, "tokens": t}
-                          for (r, e), (d, t) in result.by_rule.items()]
-                if counts:
-                    uow.session.execute(insert(DecisionCount.__table__), counts)
-            stats = result.to_dict()
-            stats.pop("rules")
-            uow.session.execute(update(Run).where(Run.id == run_id).values(
-                status=status, finished_at=utcnow(), stats=stats))
-            uow.audit.record(f"gate.{status}", "run", str(run_id),
-                             after={"documents": result.documents,
-                                    "by_effect": dict(result.by_effect)})
-            uow.commit()
+            written = log.close()
+        result.documents, result.tokens = tally.documents, tally.tokens
+        result.by_rule = {key: list(v) for key, v in tally.counts.items()}
+        record_decisions(catalog, run, "admission", written, tally)
+        stats = result.to_dict()
+        stats.pop("rules")
+        run.stats = stats
+        run.end_audit = {"documents": result.documents, "by_effect": dict(result.by_effect)}
     return result
+
+
+def record_decisions(catalog: Catalog, run: RunLifecycle, stage: str, written: WrittenFile,
+                     tally: RuleTally) -> None:
+    """A stage's decision log becomes a shard of the run, and its tally the decision counts,
+    in one transaction (replacing an earlier attempt's, when a run resumes)."""
+    with catalog.uow() as uow:
+        run.record_shard(kind="decisions", stage=stage, path=Path(written.path),
+                         n_docs=written.n_rows, sha256=written.sha256, n_bytes=written.n_bytes,
+                         session=uow.session)
+        uow.session.execute(DecisionCount.__table__.delete().where(
+            DecisionCount.run_id == run.run_id, DecisionCount.stage == stage))
+        rows = [{"run_id": run.run_id, **row} for row in tally.rows()]
+        if rows:
+            uow.session.execute(insert(DecisionCount.__table__), rows)
+        uow.commit()
 
 
 def decision_file(catalog: Catalog, run_id: int) -> tuple[Run, Path, StoredPolicy]:
@@ -232,7 +176,7 @@ def whatif(catalog: Catalog, *, policy_ref: str, against: int,
         with catalog.session() as session:
             policy_b = load_policy(policy_store.find(session, policy_ref).text)
     compiled = compile_policy(policy_b)
-    old = pq.read_table(path, columns=["id", "effect", "rule_ids"]).to_pydict()
+    old = decision_log.read(path, columns=["id", "effect", "rule_ids"]).to_pydict()
     old_by_id = {i: (e, tuple(r)) for i, e, r in zip(old["id"], old["effect"], old["rule_ids"],
                                                      strict=True)}
     changes: Counter = Counter()

@@ -9,14 +9,13 @@ simply twice) therefore adds exactly the documents that are missing.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from catalog import shards
 from catalog.context import Catalog
@@ -34,6 +33,7 @@ from catalog.models import (
     utcnow,
 )
 from catalog.repositories import SourceRepository
+from catalog.runs import RunLifecycle
 from catalog.services.licensing import (
     DOCUMENT_DECLARING,
     TreeLicences,
@@ -41,48 +41,14 @@ from catalog.services.licensing import (
     scan_tree,
 )
 from catalog.timeutil import as_utc, iso_utc
-from catalog.versioning import code_version
 from ingest import registry
 from ingest.consent.reservation import resolve_reservation
+from ingest.documents import count_tokens, document_id
+from ingest.formats import default_format
 from ingest.textio import InputError
 from ingest.types import Quarantined, RawDocument, RobotsFound, Skipped
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
 Progress = Callable[[int, int], None]  # (documents read, bytes of text) since last call
-
-
-def count_tokens(text: str) -> int:
-    """Pre-tokenizer tokens: runs of word characters, and each other non-space character.
-
-    A stable, model-free count for sizing; BPE counts of common tokenizers are within ~±30%.
-    """
-    return sum(1 for _ in _TOKEN.finditer(text))
-
-
-def document_id(source_slug: str, native_id: str) -> str:
-    return f"{source_slug}/{hashlib.sha256(native_id.encode('utf-8')).hexdigest()[:32]}"
-
-
-DEFAULT_FORMATS: dict[str, Sequence[tuple[str, str]]] = {
-    # source kind -> (file suffix, format); "" matches anything (directories too)
-    "web-crawl": ((".wet", "warc_v1"), (".wet.gz", "warc_v1"), (".jsonl", "jsonl_v1"),
-                  (".jsonl.gz", "jsonl_v1"), (".parquet", "parquet_v1"), ("", "warc_v1")),
-    "books": ((".jsonl", "jsonl_v1"), (".parquet", "parquet_v1"), ("", "gutenberg_v1")),
-    "code": ((".jsonl", "jsonl_v1"), (".parquet", "parquet_v1"), ("", "code_v1")),
-    "forum": ((".xml", "stackexchange_v1"), (".jsonl", "reddit_v1"), (".jsonl.gz", "reddit_v1"),
-              (".jsonl.zst", "reddit_v1"), ("", "stackexchange_v1")),
-}
-
-
-def default_format(kind: str, path: Path) -> str:
-    name = path.name.lower()
-    for suffix, fmt in DEFAULT_FORMATS.get(kind, ()):
-        if not suffix or name.endswith(suffix):
-            return fmt
-    if name.endswith(".parquet"):
-        return "parquet_v1"
-    return "jsonl_v1"
 
 
 @dataclass
@@ -144,55 +110,41 @@ class Ingestor:
         self.shard_docs = max(1, shard_docs)
         self.progress = progress
         self.stats = IngestStats()
+        self.layout = catalog.layout
 
     # ---------------------------------------------------------------- set-up
-    def _prepare(self) -> tuple[Source, list[tuple[Path, registry.Connector, Any]], int]:
+    def _plan(self) -> tuple[Source, list[tuple[Path, registry.Connector, Any]]]:
         missing = [str(p) for p in self.paths if not p.exists()]
         if missing:
             raise InvalidInput(f"no such file or directory: {', '.join(missing)}")
-        with self.catalog.uow() as uow:
-            source = SourceRepository(uow.session).get(self.slug)
-            plan = []
-            for path in self.paths:
-                name = self.fmt or default_format(source.kind, path)
-                try:
-                    connector = registry.get(name)
-                    options = connector.parse_options(self.raw_options)
-                except (registry.UnknownFormatError, registry.ConnectorOptionError) as exc:
-                    raise InvalidInput(str(exc)) from None
-                plan.append((path, connector, options))
-            self._close_stale_runs(uow, source)
-            run = Run(kind="ingest", source_id=source.id, actor=uow.actor, started_at=utcnow(),
-                      code_version=code_version(),
-                      config={"formats": sorted({c.name for _, c, _ in plan}),
-                              "options": self.raw_options,
-                              "paths": [str(p.resolve()) for p in self.paths],
-                              "shard_docs": self.shard_docs})
-            uow.session.add(run)
-            uow.session.flush()
-            uow.audit.record("ingest.start", "run", str(run.id),
-                             after={"source": self.slug, **run.config})
-            uow.commit()
-            return source, plan, run.id
+        with self.catalog.session() as session:
+            source = SourceRepository(session).get(self.slug)
+        plan = []
+        for path in self.paths:
+            name = self.fmt or default_format(source.kind, path)
+            try:
+                connector = registry.get(name)
+                options = connector.parse_options(self.raw_options)
+            except (registry.UnknownFormatError, registry.ConnectorOptionError) as exc:
+                raise InvalidInput(str(exc)) from None
+            plan.append((path, connector, options))
+        return source, plan
 
-    def _close_stale_runs(self, uow, source: Source) -> None:
-        """Runs left 'running' by a killed process become 'interrupted'; their orphan files go."""
-        stale = uow.session.execute(
-            select(Run).where(Run.source_id == source.id, Run.kind == "ingest",
-                              Run.status == "running")).scalars().all()
-        for run in stale:
-            run.status = "interrupted"
-            uow.session.add(run)
-        root = self.catalog.data_root / "shards" / source.slug
+    def _remove_orphans(self, source: Source) -> None:
+        """Shard files no catalog row points at were renamed into place by a killed ingest
+        of this source before its transaction committed. Called under the source's lock, so
+        no live ingest owns them."""
+        root = self.layout.source_shards(source.slug)
         if not root.exists():
             return
-        known = set(uow.session.execute(
-            select(Shard.path).where(Shard.source_id == source.id)).scalars())
+        with self.catalog.session() as session:
+            known = set(session.execute(
+                select(Shard.path).where(Shard.source_id == source.id)).scalars())
         for file in root.rglob("*"):
             if not file.is_file():
                 continue
-            rel = str(file.relative_to(self.catalog.data_root))
-            if rel not in known and (file.suffix == ".parquet" or ".tmp-" in file.name):
+            if self.layout.relative(file) not in known and (
+                    file.suffix == ".parquet" or ".tmp-" in file.name):
                 file.unlink()
 
     # ---------------------------------------------------------------- main loop
@@ -210,43 +162,49 @@ class Ingestor:
                                 "the cache")
 
     def run(self) -> IngestResult:
-        source, plan, run_id = self._prepare()
-        self.run_id, self.source = run_id, source
-        self._scan_licences(plan)
-        self._shard_seq = 0
-        batch = _Batch()
-        status = "failed"
-        try:
-            for path, connector, options in plan:
-                self.stats.files += 1
-                tree = self._trees.get(path)
-                for item in connector.read(path, options):
-                    self.stats.read += 1
-                    if isinstance(item, RawDocument):
-                        self._add_document(batch, item, connector.name, tree)
-                        if len(batch) >= self.shard_docs:
-                            self._flush(batch)
-                            batch = _Batch()
-                    elif isinstance(item, Skipped):
-                        self.stats.skipped[item.reason] += 1
-                    elif isinstance(item, Quarantined):
-                        self.stats.quarantined[item.reason] += 1
-                        batch.quarantine.append(item)
-                    elif isinstance(item, RobotsFound):
-                        batch.robots.append(item)
-            self._flush(batch)
-            status = "completed"
-        except InputError as exc:
-            # The input as a whole is unusable (not a record in it): fail the command,
-            # keeping what earlier files already indexed.
-            raise InvalidInput(str(exc)) from None
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            self._finish(status, [c.name for _, c, _ in plan])
-        return IngestResult(run_id, self.slug, sorted({c.name for _, c, _ in plan}),
-                            self.stats, status)
+        source, plan = self._plan()
+        self.source = source
+        formats = sorted({c.name for _, c, _ in plan})
+        config = {"formats": formats, "options": self.raw_options,
+                  "paths": [str(p.resolve()) for p in self.paths], "shard_docs": self.shard_docs,
+                  "source": self.slug}
+        with RunLifecycle(self.catalog, kind="ingest", lock=f"source:{self.slug}",
+                          source_id=source.id, config=config) as life:
+            self.life, self.run_id = life, life.run_id
+            life.end_audit = lambda: {
+                "source": self.slug, "formats": formats, "ingested": self.stats.ingested,
+                "quarantined": sum(self.stats.quarantined.values()),
+                "skipped": sum(self.stats.skipped.values())}
+            self._remove_orphans(source)
+            self._scan_licences(plan)
+            self._shard_seq = 0
+            batch = _Batch()
+            try:
+                for path, connector, options in plan:
+                    self.stats.files += 1
+                    tree = self._trees.get(path)
+                    for item in connector.read(path, options):
+                        self.stats.read += 1
+                        if isinstance(item, RawDocument):
+                            self._add_document(batch, item, connector.name, tree)
+                            if len(batch) >= self.shard_docs:
+                                self._flush(batch)
+                                batch = _Batch()
+                        elif isinstance(item, Skipped):
+                            self.stats.skipped[item.reason] += 1
+                        elif isinstance(item, Quarantined):
+                            self.stats.quarantined[item.reason] += 1
+                            batch.quarantine.append(item)
+                        elif isinstance(item, RobotsFound):
+                            batch.robots.append(item)
+                self._flush(batch)
+            except InputError as exc:
+                # The input as a whole is unusable (not a record in it): fail the command,
+                # keeping what earlier files already indexed.
+                raise InvalidInput(str(exc)) from None
+            finally:
+                life.stats = self.stats.to_dict()
+        return IngestResult(self.run_id, self.slug, formats, self.stats, life.status)
 
     def _add_document(self, batch: _Batch, doc: RawDocument, fmt: str,
                       tree: TreeLicences | None = None) -> None:
@@ -294,16 +252,13 @@ class Ingestor:
             shard_id = None
             if rows:
                 self._shard_seq += 1
-                rel = Path("shards") / self.slug / f"run-{self.run_id:06d}" / (
-                    f"docs-{self._shard_seq:05d}.parquet")
+                path = self.layout.document_shard(self.slug, self.run_id, self._shard_seq)
                 table = shards.documents_table(
                     [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
-                written = shards.write_table_atomic(table, self.catalog.data_root / rel)
-                shard = Shard(source_id=self.source.id, run_id=self.run_id, kind="documents",
-                              path=str(rel), sha256=written.sha256, n_docs=written.n_rows,
-                              n_bytes=written.n_bytes, created_at=utcnow())
-                uow.session.add(shard)
-                uow.session.flush()
+                written = shards.write_table_atomic(table, path)
+                shard = self.life.record_shard(
+                    kind="documents", path=path, n_docs=written.n_rows, sha256=written.sha256,
+                    n_bytes=written.n_bytes, source_id=self.source.id, session=uow.session)
                 shard_id = shard.id
                 self.stats.shards += 1
             index_rows = []
@@ -327,8 +282,7 @@ class Ingestor:
             self._insert_findings(uow, findings)
             self._insert_quarantine(uow, batch.quarantine)
             self._insert_robots(uow, batch.robots)
-            uow.session.execute(update(Run).where(Run.id == self.run_id)
-                                .values(stats=self.stats.to_dict()))
+            self.life.save_stats(self.stats.to_dict(), session=uow.session)
             uow.commit()
 
     def _new_rows(self, batch: _Batch) -> tuple[list[dict], list[tuple[str, list]]]:
@@ -420,17 +374,6 @@ class Ingestor:
                 run_id=self.run_id, created_at=utcnow()))
             uow.session.flush()
             self.stats.robots_snapshots += 1
-
-    def _finish(self, status: str, formats: list[str]) -> None:
-        with self.catalog.uow() as uow:
-            uow.session.execute(update(Run).where(Run.id == self.run_id).values(
-                status=status, finished_at=utcnow(), stats=self.stats.to_dict()))
-            uow.audit.record(f"ingest.{status}", "run", str(self.run_id),
-                             after={"source": self.slug, "formats": sorted(set(formats)),
-                                    "ingested": self.stats.ingested,
-                                    "quarantined": sum(self.stats.quarantined.values()),
-                                    "skipped": sum(self.stats.skipped.values())})
-            uow.commit()
 
 
 def own_reservation(doc: RawDocument) -> str:

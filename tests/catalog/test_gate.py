@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from catalog.models import DecisionCount, Shard
-from catalog.services.ingest import document_id
 from catalog.shards import file_sha256
 from ingest import registry
+from ingest.documents import document_id
 from ingest.types import ConsentSignal, LicenseFinding, RawDocument
 
 POLICY = """\

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from catalog.models import Document, LicenseEvidence, QuarantineRecord, RobotsSnapshot, Run, Shard
-from catalog.services.ingest import count_tokens, document_id
 from catalog.shards import file_sha256
 from ingest import registry
+from ingest.documents import count_tokens, document_id
 from ingest.types import LicenseFinding, Quarantined, RawDocument, RobotsFound, Skipped
 
 

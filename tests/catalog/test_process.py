@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from catalog.services.ingest import document_id
+from ingest.documents import document_id
 
 GOOD = (
     "The river town held its market every Saturday, and the farmers came early with their "
@@ -221,3 +221,34 @@ def test_a_missing_component_fails_before_any_work(cli, tmp_path, monkeypatch):
         assert s.execute(select(func.count()).select_from(Run)
                          .where(Run.kind.in_(["process", "gate"]))).scalar_one() == 0
     cat.dispose()
+
+
+@pytest.mark.slow
+def test_explain_tells_the_life_in_order_after_a_run(cli, tmp_path):
+    _ingest(cli, tmp_path)
+    out = _run(cli, "--workers", "1")
+    data = json.loads(cli("explain", document_id("c", "junk"), "--json").stdout)
+    life = [(d["stage"], d["effect"], d["pipeline_run"]) for d in data["decisions"]]
+    assert life == [("admission", "allow", out["run"]), ("langid", "keep", out["run"]),
+                    ("quality", "drop", out["run"])]
+    admission, langid, quality = data["decisions"]
+    assert admission["run"] == out["gate_run"] and quality["run"] == out["run"]
+    assert not quality["default_applied"]
+    assert quality["rules"] and all(r["rule"] != "(default)" for r in quality["rules"])
+    for d in data["decisions"]:  # the default is named only where it decided, with its effect
+        defaults = [r for r in d["rules"] if r["rule"] == "(default)"]
+        assert bool(defaults) == d["default_applied"]
+        for r in defaults:
+            assert r["reason"] == f"no rule matched; the stage default is {d['effect']}"
+    text = cli("explain", document_id("c", "junk")).stdout
+    assert text.index("admission") < text.index("langid") < text.index("quality")
+    assert quality["rules"][0]["rule"] in text
+    # The pii stage logs the spans it decided to redact, so a release needs no attributes.
+    run_dir = cli.home / "decisions" / f"run-{out['run']:06d}"
+    pii = {r["id"]: r for r in pq.read_table(run_dir / "pii.parquet").to_pylist()}
+    record = pii[document_id("c", "pii")]
+    assert record["stage"] == "pii" and record["placeholder"]
+    assert {s["type"] for s in record["redact_spans"]} <= set(record["redact"])
+    assert any(s["type"] == "EMAIL_ADDRESS" for s in record["redact_spans"])
+    assert CONTACT[record["redact_spans"][0]["start"]:record["redact_spans"][0]["end"]] in (
+        "jane.doe@example.org", "+1 415 555 0134")

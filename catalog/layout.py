@@ -1,0 +1,90 @@
+"""Every path under the data root, in one place (docs/architecture.md, "The data root").
+
+    <root>/catalog.db                                   the embedded SQLite catalog (default)
+    <root>/shards/<source>/run-NNNNNN/docs-NNNNN.parquet document shards, per ingest run
+    <root>/attributes/run-NNNNNN/<stage>/shard-NNNNNN.parquet
+                                                        one attribute shard per document shard
+    <root>/attributes/run-NNNNNN/dedup/dedup.parquet     dedup clusters of the whole run
+    <root>/decisions/run-NNNNNN/<stage>.parquet          the decision log of a run's stage
+    <root>/dedup-index/                                  signatures of released documents
+    <root>/releases/<name>/<version>/                    a release (docs/release-format.md)
+    <root>/cache/licences/                               scancode results by file hash
+    <root>/locks/                                        lock files (SQLite catalogs only)
+
+Catalog rows store paths relative to the root (`Layout.relative`), so a data root can move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _run(run_id: int) -> str:
+    return f"run-{run_id:06d}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    # ------------------------------------------------------------------ ingest
+    def source_shards(self, slug: str) -> Path:
+        return self.root / "shards" / slug
+
+    def document_shard(self, slug: str, run_id: int, seq: int) -> Path:
+        return self.source_shards(slug) / _run(run_id) / f"docs-{seq:05d}.parquet"
+
+    # ------------------------------------------------------------------ processing
+    def run_attributes(self, run_id: int) -> Path:
+        return self.root / "attributes" / _run(run_id)
+
+    def attribute_shard(self, run_id: int, stage: str, shard_id: int) -> Path:
+        return self.run_attributes(run_id) / stage / f"shard-{shard_id:06d}.parquet"
+
+    def dedup_attributes(self, run_id: int) -> Path:
+        return self.run_attributes(run_id) / "dedup" / "dedup.parquet"
+
+    def run_decisions(self, run_id: int) -> Path:
+        return self.root / "decisions" / _run(run_id)
+
+    def decision_log(self, run_id: int, stage: str) -> Path:
+        return self.run_decisions(run_id) / f"{stage}.parquet"
+
+    def run_dirs(self, run_id: int) -> tuple[Path, ...]:
+        """Folders only this run writes into (its temporary files are cleaned up there)."""
+        shards = self.root / "shards"
+        ingest = tuple(sorted(shards.glob(f"*/{_run(run_id)}"))) if shards.is_dir() else ()
+        return (self.run_attributes(run_id), self.run_decisions(run_id), *ingest)
+
+    @property
+    def dedup_index(self) -> Path:
+        return self.root / "dedup-index"
+
+    # ------------------------------------------------------------------ releases
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    def release(self, name: str, version: str) -> Path:
+        return self.releases / name / version
+
+    def release_staging(self, name: str, version: str) -> Path:
+        """Where a cut is written before it is renamed into place (hidden from listings)."""
+        return self.releases / name / f".{version}.staging"
+
+    # ------------------------------------------------------------------ caches and locks
+    @property
+    def licence_cache(self) -> Path:
+        return self.root / "cache" / "licences"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    # ------------------------------------------------------------------ helpers
+    def relative(self, path: Path) -> str:
+        return str(Path(path).relative_to(self.root))
+
+    def absolute(self, relative: str) -> Path:
+        return self.root / relative
