@@ -1,6 +1,7 @@
 """Conformance of our quality signals with datatrove's filters (the reference), and their speed.
 
     .venv/bin/python bench/quality_conformance.py [--docs 3000] [--seed 7] [--show 5]
+                                                  [--pack commercial-strict]
 
 1. generates a deterministic corpus of varied documents (prose, boilerplate pages, bullet
    lists, code, lorem ipsum, repeated lines and paragraphs, short and non-English texts,
@@ -8,13 +9,16 @@
 2. runs datatrove 0.10.1's GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter and
    FineWebQualityFilter on it in their own venv (bench/datatrove_env.sh builds it), through
    bench/datatrove_quality_ref.py;
-3. runs our `quality_v1` stage on the same documents and applies DEFAULT_THRESHOLDS;
+3. runs our `quality_v1` stage on the same documents and lets a policy pack's quality rules
+   decide (the packs hold the thresholds; each rule is evaluated on its own);
 4. prints per-rule agreement and docs/s of both, and exits non-zero when a rule agrees on
    fewer than --min-agreement of the documents where the reference decided it.
 
-A datatrove filter stops at the first rule that fails, so for a document it rejects, the rules
-after that one are not known; agreement for a rule counts only the documents where the
-reference's verdict on it is known.
+A pack rule may stand for several datatrove checks (`gopher-word-count` is both the short and
+the long document check). A datatrove filter stops at the first check that fails, so for a
+document it rejects, the checks after that one are not known; a rule's reference verdict is
+"fail" when one of its checks failed, "pass" when all of them were tested and held, and
+unknown otherwise: agreement counts only the documents where it is known.
 """
 
 from __future__ import annotations
@@ -31,48 +35,54 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from policies import packs  # noqa: E402
+from policies.engine import CompiledPolicy, compile_policy  # noqa: E402
 from processing.stage import create  # noqa: E402
-from processing.stages.quality import passes  # noqa: E402
 from processing.types import Document  # noqa: E402
 
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
 
+DEFAULT_PACK = "commercial-strict"  # the built-in packs share one set of quality rules
+
 # Each datatrove filter's reasons in the order it tests them, grouped where the order depends
-# on the text instead (C4 drops at the first line with "lorem ipsum" or "{"), mapped to our
-# rule names. "empty" is decided before any rule.
+# on the text instead (C4 drops at the first line with "lorem ipsum" or "{"), mapped to the
+# pack's quality rule ids. "empty" is decided before any rule.
 REFERENCE_RULES: dict[str, list[dict[str, str]]] = {
     "gopher_quality": [
-        {"gopher_short_doc": "gopher_min_words"},
-        {"gopher_long_doc": "gopher_max_words"},
-        {"gopher_below_avg_threshold": "gopher_min_mean_word_length"},
-        {"gopher_above_avg_threshold": "gopher_max_mean_word_length"},
-        {"gopher_too_many_hashes": "gopher_max_hash_ratio"},
-        {"gopher_too_many_ellipsis": "gopher_max_ellipsis_ratio"},
-        {"gopher_too_many_bullets": "gopher_max_bullet_lines"},
-        {"gopher_too_many_end_ellipsis": "gopher_max_ellipsis_lines"},
-        {"gopher_below_alpha_threshold": "gopher_min_alpha_words"},
-        {"gopher_enough_stop_words": "gopher_min_stop_words"},
+        {"gopher_short_doc": "gopher-word-count"},
+        {"gopher_long_doc": "gopher-word-count"},
+        {"gopher_below_avg_threshold": "gopher-mean-word-length"},
+        {"gopher_above_avg_threshold": "gopher-mean-word-length"},
+        {"gopher_too_many_hashes": "gopher-hash-ratio"},
+        {"gopher_too_many_ellipsis": "gopher-ellipsis-ratio"},
+        {"gopher_too_many_bullets": "gopher-bullet-lines"},
+        {"gopher_too_many_end_ellipsis": "gopher-ellipsis-lines"},
+        {"gopher_below_alpha_threshold": "gopher-alpha-words"},
+        {"gopher_enough_stop_words": "gopher-stop-words"},
     ],
     "gopher_repetition": [
-        {"dup_para_frac": "gopher_rep_max_dup_para_frac"},
-        {"dup_para_char_frac": "gopher_rep_max_dup_para_char_frac"},
-        {"dup_line_frac": "gopher_rep_max_dup_line_frac"},
-        {"dup_line_char_frac": "gopher_rep_max_dup_line_char_frac"},
-        *({f"top_{n}_gram": f"gopher_rep_max_top_{n}gram"} for n in (2, 3, 4)),
-        *({f"duplicated_{n}_n_grams": f"gopher_rep_max_dup_{n}gram"} for n in range(5, 11)),
+        {"dup_para_frac": "gopher-dup-paragraphs"},
+        {"dup_para_char_frac": "gopher-dup-paragraphs"},
+        {"dup_line_frac": "gopher-dup-lines"},
+        {"dup_line_char_frac": "gopher-dup-lines"},
+        *({f"top_{n}_gram": "gopher-top-ngrams"} for n in (2, 3, 4)),
+        *({f"duplicated_{n}_n_grams": "gopher-dup-ngrams"} for n in range(5, 11)),
     ],
     "c4_quality": [
-        {"lorem_ipsum": "c4_no_lorem_ipsum", "curly_bracket": "c4_no_curly_bracket"},
-        {"too_few_sentences": "c4_min_sentences"},
+        {"lorem_ipsum": "c4-lorem-ipsum", "curly_bracket": "c4-curly-bracket"},
+        {"too_few_sentences": "c4-few-sentences"},
     ],
     "fineweb_quality": [
-        {"line_punct_ratio": "fineweb_min_line_punct_ratio"},
-        {"short_line_ratio": "fineweb_max_short_line_ratio"},
-        {"char_dup_ratio": "fineweb_max_dup_line_char_frac"},
-        {"list_ratio": "fineweb_max_newline_per_word"},
+        {"line_punct_ratio": "fineweb-punctuation"},
+        {"short_line_ratio": "fineweb-short-lines"},
+        {"char_dup_ratio": "fineweb-dup-lines"},
+        {"list_ratio": "fineweb-newlines"},
     ],
 }
+# datatrove's Gopher filter applies its English stop-word check to every document, as the
+# pack's gopher-stop-words rule does to English ones: every document is given as English.
+REFERENCE_LANGUAGE = {"attr.lang": "en", "attr.lang_score": 1.0}
 REASONS_BEFORE_ANY_RULE = {"empty"}
 
 
@@ -472,14 +482,29 @@ def reference_verdicts(flt: str, outcome: str) -> dict[str, bool]:
     if outcome in REASONS_BEFORE_ANY_RULE:
         return {}
     failed_at = next(i for i, group in enumerate(groups) if outcome in group)
-    # The rules tested before the failing one held; the ones after it were never tested.
-    verdicts = {groups[failed_at][outcome]: False}
-    for group in groups[:failed_at]:
-        verdicts.update(dict.fromkeys(group.values(), True))
+    failed = groups[failed_at][outcome]
+    # The checks tested before the failing one held; the ones after it were never tested.
+    tested = {reason for group in groups[:failed_at] for reason in group}
+    checks: dict[str, set[str]] = {}
+    for group in groups:
+        for reason, rule in group.items():
+            checks.setdefault(rule, set()).add(reason)
+    verdicts = {rule: True for rule, reasons in checks.items() if reasons <= tested}
+    verdicts[failed] = False
     return verdicts
 
 
-def compare(docs, reference, ours) -> tuple[dict[str, RuleAgreement], dict[str, RuleAgreement]]:
+def pack_verdicts(policy: CompiledPolicy, attrs: dict) -> dict[str, bool]:
+    """Per quality rule of the pack: whether the document passes it (True) or the rule drops
+    it. A rule that cannot be evaluated (an undefined signal, None) fails, as the engine fails
+    closed."""
+    facts = {f"attr.{name}": value for name, value in attrs.items()} | REFERENCE_LANGUAGE
+    return {rule: matched is False for rule, matched in policy.explain("quality", facts)}
+
+
+def compare(
+    docs, reference, ours, policy: CompiledPolicy
+) -> tuple[dict[str, RuleAgreement], dict[str, RuleAgreement]]:
     rules = {
         rule: RuleAgreement(rule)
         for groups in REFERENCE_RULES.values()
@@ -488,7 +513,7 @@ def compare(docs, reference, ours) -> tuple[dict[str, RuleAgreement], dict[str, 
     }
     filters = {flt: RuleAgreement(flt) for flt in REFERENCE_RULES}
     for doc in docs:
-        ours_passes = passes(ours[doc["id"]])
+        ours_passes = pack_verdicts(policy, ours[doc["id"]])
         for flt, groups in REFERENCE_RULES.items():
             outcome = reference[doc["id"]][flt]
             if outcome not in REASONS_BEFORE_ANY_RULE and outcome != "pass":
@@ -510,11 +535,18 @@ def _tally(agreement: RuleAgreement, doc_id: str, ref: bool, ours: bool) -> None
         agreement.disagreements.append((doc_id, ref, ours))
 
 
-def run_conformance(n_docs: int, seed: int, python: Path | None = None) -> Report:
+def run_conformance(
+    n_docs: int, seed: int, python: Path | None = None, pack: str = DEFAULT_PACK
+) -> Report:
+    policy = compile_policy(packs.load(pack), memoize=False)
+    missing = {r for g in REFERENCE_RULES.values() for c in g for r in c.values()} - {
+        rule.id for rule in policy.policy.rules("quality")}
+    if missing:
+        raise RuntimeError(f"pack {pack} has no quality rule {', '.join(sorted(missing))}")
     docs = generate_corpus(n_docs, seed)
     reference, summary = run_reference(docs, python or datatrove_python(), OUT)
     ours, seconds = run_ours(docs)
-    rules, filters = compare(docs, reference, ours)
+    rules, filters = compare(docs, reference, ours, policy)
     return Report(len(docs), rules, filters, seconds, summary["seconds"])
 
 
@@ -563,9 +595,10 @@ def main() -> int:
     parser.add_argument("--show", type=int, default=0, help="disagreements to print per rule")
     parser.add_argument("--min-agreement", type=float, default=0.99)
     parser.add_argument("--python", type=Path, help="datatrove venv interpreter")
+    parser.add_argument("--pack", default=DEFAULT_PACK, help="policy pack whose rules decide")
     args = parser.parse_args()
     docs = generate_corpus(args.docs, args.seed)
-    report = run_conformance(args.docs, args.seed, args.python)
+    report = run_conformance(args.docs, args.seed, args.python, args.pack)
     print_report(report, docs, args.show)
     worst = report.worst
     if worst.ratio < args.min_agreement:

@@ -1,9 +1,10 @@
 """Quality signals: every Gopher, Gopher-repetition, C4 and FineWeb heuristic as an attribute.
 
-Each signal is stored as the value it measures (a count or a ratio), not as pass/fail, so a
-policy can set its own thresholds and re-cut a release without re-scoring. `DEFAULT_THRESHOLDS`
-holds the published thresholds (DESIGN.md, as datatrove 0.10.1 applies them) and `passes`
-applies a set of thresholds to a document's attributes.
+Each signal is stored as the value it measures (a count or a ratio), not as pass/fail: the
+thresholds are a policy's (the quality rules of policies/packs/*.yaml hold the published ones,
+as datatrove 0.10.1 applies them), so a policy can set its own and re-cut a release without
+re-scoring. The only thresholds here are those that define a measurement (which C4 lines
+count, what a FineWeb short line is).
 
 The signals follow datatrove's GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter and
 FineWebQualityFilter, quirks included where they change which documents pass (each family
@@ -12,19 +13,19 @@ a fast stand-in for the spaCy tokenizer datatrove uses. bench/quality_conformanc
 per-rule agreement with datatrove; bench/RESULTS-quality.md names every deliberate difference.
 
 A value of None means the signal is not defined for the document (a ratio over zero words or
-zero lines); every rule fails on None, as datatrove drops such documents.
+zero lines); a policy rule on it cannot be evaluated and fails closed, as datatrove drops such
+documents.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from itertools import accumulate, chain, count, filterfalse
 
 import numpy as np
 
-from processing.stage import InvalidDocumentError, Stage, StageError, register
+from processing.stage import InvalidDocumentError, Stage, register
 from processing.text import (
     ALNUM,
     ALPHA,
@@ -105,83 +106,6 @@ ATTRIBUTES = {
     "c4": C4_ATTRIBUTES,
     "fineweb": FINEWEB_ATTRIBUTES,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Threshold:
-    """A rule on one attribute: it holds when `min <= value <= max` (a missing bound is open)."""
-
-    attribute: str
-    min: float | None = None
-    max: float | None = None
-
-    def holds(self, value: AttributeValue) -> bool:
-        if value is None:
-            return False
-        if self.min is not None and value < self.min:  # type: ignore[operator]
-            return False
-        if self.max is not None and value > self.max:  # type: ignore[operator]
-            return False
-        return True
-
-
-DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    # Gopher quality (Rae et al. 2021, appendix A1)
-    "gopher_min_words": Threshold("gopher_word_count", min=50),
-    "gopher_max_words": Threshold("gopher_word_count", max=100_000),
-    "gopher_min_mean_word_length": Threshold("gopher_mean_word_length", min=3),
-    "gopher_max_mean_word_length": Threshold("gopher_mean_word_length", max=10),
-    "gopher_max_hash_ratio": Threshold("gopher_symbol_word_ratio_hash", max=0.1),
-    "gopher_max_ellipsis_ratio": Threshold("gopher_symbol_word_ratio_ellipsis", max=0.1),
-    "gopher_max_bullet_lines": Threshold("gopher_bullet_lines_ratio", max=0.9),
-    "gopher_max_ellipsis_lines": Threshold("gopher_ellipsis_lines_ratio", max=0.3),
-    "gopher_min_alpha_words": Threshold("gopher_alpha_words_ratio", min=0.8),
-    "gopher_min_stop_words": Threshold("gopher_stop_words", min=2),
-    # Gopher repetition
-    "gopher_rep_max_dup_para_frac": Threshold("gopher_rep_dup_para_frac", max=0.30),
-    "gopher_rep_max_dup_para_char_frac": Threshold("gopher_rep_dup_para_char_frac", max=0.20),
-    "gopher_rep_max_dup_line_frac": Threshold("gopher_rep_dup_line_frac", max=0.30),
-    "gopher_rep_max_dup_line_char_frac": Threshold("gopher_rep_dup_line_char_frac", max=0.20),
-    "gopher_rep_max_top_2gram": Threshold("gopher_rep_top_2gram", max=0.20),
-    "gopher_rep_max_top_3gram": Threshold("gopher_rep_top_3gram", max=0.18),
-    "gopher_rep_max_top_4gram": Threshold("gopher_rep_top_4gram", max=0.16),
-    "gopher_rep_max_dup_5gram": Threshold("gopher_rep_dup_5gram", max=0.15),
-    "gopher_rep_max_dup_6gram": Threshold("gopher_rep_dup_6gram", max=0.14),
-    "gopher_rep_max_dup_7gram": Threshold("gopher_rep_dup_7gram", max=0.13),
-    "gopher_rep_max_dup_8gram": Threshold("gopher_rep_dup_8gram", max=0.12),
-    "gopher_rep_max_dup_9gram": Threshold("gopher_rep_dup_9gram", max=0.11),
-    "gopher_rep_max_dup_10gram": Threshold("gopher_rep_dup_10gram", max=0.10),
-    # C4 (document-level decisions; the line filters only shape c4_kept_sentences)
-    "c4_no_lorem_ipsum": Threshold("c4_has_lorem_ipsum", max=0),
-    "c4_no_curly_bracket": Threshold("c4_has_curly_bracket", max=0),
-    "c4_min_sentences": Threshold("c4_kept_sentences", min=5),
-    # FineWeb (Penedo et al. 2024)
-    "fineweb_min_line_punct_ratio": Threshold("fineweb_line_punct_ratio", min=0.12),
-    "fineweb_max_short_line_ratio": Threshold("fineweb_short_line_ratio", max=0.67),
-    "fineweb_max_dup_line_char_frac": Threshold("fineweb_dup_line_char_frac", max=0.01),
-    "fineweb_max_newline_per_word": Threshold("fineweb_newline_per_word", max=0.3),
-}
-
-
-class MissingAttributeError(StageError):
-    """A threshold names an attribute the document does not have."""
-
-
-def passes(
-    attrs: dict[str, AttributeValue],
-    thresholds: dict[str, Threshold] | None = None,
-) -> dict[str, bool]:
-    """Whether each rule holds for a document's attributes (all of DEFAULT_THRESHOLDS if none)."""
-    rules = DEFAULT_THRESHOLDS if thresholds is None else thresholds
-    result: dict[str, bool] = {}
-    for rule, threshold in rules.items():
-        if threshold.attribute not in attrs:
-            raise MissingAttributeError(
-                f"rule {rule}: attribute {threshold.attribute!r} was not measured; "
-                "run the stage that writes it or drop the rule"
-            )
-        result[rule] = threshold.holds(attrs[threshold.attribute])
-    return result
 
 
 def _ratio(numerator: float, denominator: int) -> float | None:

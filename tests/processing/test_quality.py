@@ -1,17 +1,16 @@
 import pytest
 
+from policies import packs
+from policies.engine import compile_policy
+from policies.loader import load_policy
 from processing.stage import create
 from processing.stages.quality import (
     ATTRIBUTES,
-    DEFAULT_THRESHOLDS,
-    MissingAttributeError,
     QualityStage,
-    Threshold,
     c4_quality,
     fineweb_quality,
     gopher_quality,
     gopher_repetition,
-    passes,
     quality_signals,
 )
 from processing.text import count_sentences, is_symbol_word, split_words
@@ -240,55 +239,20 @@ def test_fineweb_is_undefined_without_a_nonblank_line():
     assert all(v is None for v in fineweb_quality(" \n\t\n", []).values())
 
 
-# --------------------------------------------------------------------------- thresholds
+# --------------------------------------------------------------------------- the packs decide
+# The stage measures; the quality rules of the policy packs hold the thresholds.
+
+PACKS = packs.list_packs()
+ENGLISH = {"attr.lang": "en", "attr.lang_score": 0.99}
 
 
-def test_default_thresholds_are_the_published_ones():
-    got = {rule: (t.attribute, t.min, t.max) for rule, t in DEFAULT_THRESHOLDS.items()}
-    assert got == {
-        "gopher_min_words": ("gopher_word_count", 50, None),
-        "gopher_max_words": ("gopher_word_count", None, 100_000),
-        "gopher_min_mean_word_length": ("gopher_mean_word_length", 3, None),
-        "gopher_max_mean_word_length": ("gopher_mean_word_length", None, 10),
-        "gopher_max_hash_ratio": ("gopher_symbol_word_ratio_hash", None, 0.1),
-        "gopher_max_ellipsis_ratio": ("gopher_symbol_word_ratio_ellipsis", None, 0.1),
-        "gopher_max_bullet_lines": ("gopher_bullet_lines_ratio", None, 0.9),
-        "gopher_max_ellipsis_lines": ("gopher_ellipsis_lines_ratio", None, 0.3),
-        "gopher_min_alpha_words": ("gopher_alpha_words_ratio", 0.8, None),
-        "gopher_min_stop_words": ("gopher_stop_words", 2, None),
-        "gopher_rep_max_dup_para_frac": ("gopher_rep_dup_para_frac", None, 0.30),
-        "gopher_rep_max_dup_para_char_frac": ("gopher_rep_dup_para_char_frac", None, 0.20),
-        "gopher_rep_max_dup_line_frac": ("gopher_rep_dup_line_frac", None, 0.30),
-        "gopher_rep_max_dup_line_char_frac": ("gopher_rep_dup_line_char_frac", None, 0.20),
-        "gopher_rep_max_top_2gram": ("gopher_rep_top_2gram", None, 0.20),
-        "gopher_rep_max_top_3gram": ("gopher_rep_top_3gram", None, 0.18),
-        "gopher_rep_max_top_4gram": ("gopher_rep_top_4gram", None, 0.16),
-        "gopher_rep_max_dup_5gram": ("gopher_rep_dup_5gram", None, 0.15),
-        "gopher_rep_max_dup_6gram": ("gopher_rep_dup_6gram", None, 0.14),
-        "gopher_rep_max_dup_7gram": ("gopher_rep_dup_7gram", None, 0.13),
-        "gopher_rep_max_dup_8gram": ("gopher_rep_dup_8gram", None, 0.12),
-        "gopher_rep_max_dup_9gram": ("gopher_rep_dup_9gram", None, 0.11),
-        "gopher_rep_max_dup_10gram": ("gopher_rep_dup_10gram", None, 0.10),
-        "c4_no_lorem_ipsum": ("c4_has_lorem_ipsum", None, 0),
-        "c4_no_curly_bracket": ("c4_has_curly_bracket", None, 0),
-        "c4_min_sentences": ("c4_kept_sentences", 5, None),
-        "fineweb_min_line_punct_ratio": ("fineweb_line_punct_ratio", 0.12, None),
-        "fineweb_max_short_line_ratio": ("fineweb_short_line_ratio", None, 0.67),
-        "fineweb_max_dup_line_char_frac": ("fineweb_dup_line_char_frac", None, 0.01),
-        "fineweb_max_newline_per_word": ("fineweb_newline_per_word", None, 0.3),
-    }
-    every_attribute = {a for family in ATTRIBUTES.values() for a in family}
-    assert {t.attribute for t in DEFAULT_THRESHOLDS.values()} <= every_attribute
+@pytest.fixture(scope="module")
+def compiled():
+    return {name: compile_policy(packs.load(name)) for name in PACKS}
 
 
-def test_bounds_are_inclusive_and_undefined_values_fail():
-    at_most = Threshold("x", max=0.9)
-    assert at_most.holds(0.9) and not at_most.holds(0.9000001)
-    at_least = Threshold("x", min=50)
-    assert at_least.holds(50) and not at_least.holds(49)
-    assert not at_least.holds(None)
-    flag = Threshold("x", max=0)
-    assert flag.holds(False) and not flag.holds(True)
+def _facts(attrs):
+    return {f"attr.{name}": value for name, value in attrs.items()} | ENGLISH
 
 
 GOOD_PROSE = "\n\n".join(
@@ -304,35 +268,101 @@ GOOD_PROSE = "\n\n".join(
 )
 
 
-def test_good_prose_passes_every_default_rule():
-    result = passes(quality_signals(GOOD_PROSE))
-    assert result == dict.fromkeys(DEFAULT_THRESHOLDS, True)
+# (attribute, a value at the published threshold, a value just past it, the pack rule):
+# Gopher (Rae et al. 2021, appendix A1), C4 (Raffel et al. 2020), FineWeb (Penedo et al. 2024)
+PUBLISHED = [
+    ("gopher_word_count", 50, 49, "gopher-word-count"),
+    ("gopher_word_count", 100_000, 100_001, "gopher-word-count"),
+    ("gopher_mean_word_length", 3.0, 2.99, "gopher-mean-word-length"),
+    ("gopher_mean_word_length", 10.0, 10.01, "gopher-mean-word-length"),
+    ("gopher_symbol_word_ratio_hash", 0.1, 0.11, "gopher-hash-ratio"),
+    ("gopher_symbol_word_ratio_ellipsis", 0.1, 0.11, "gopher-ellipsis-ratio"),
+    ("gopher_bullet_lines_ratio", 0.9, 0.91, "gopher-bullet-lines"),
+    ("gopher_ellipsis_lines_ratio", 0.3, 0.31, "gopher-ellipsis-lines"),
+    ("gopher_alpha_words_ratio", 0.8, 0.79, "gopher-alpha-words"),
+    ("gopher_stop_words", 2, 1, "gopher-stop-words"),
+    ("gopher_rep_dup_para_frac", 0.30, 0.31, "gopher-dup-paragraphs"),
+    ("gopher_rep_dup_para_char_frac", 0.20, 0.21, "gopher-dup-paragraphs"),
+    ("gopher_rep_dup_line_frac", 0.30, 0.31, "gopher-dup-lines"),
+    ("gopher_rep_dup_line_char_frac", 0.20, 0.21, "gopher-dup-lines"),
+    ("gopher_rep_top_2gram", 0.20, 0.21, "gopher-top-ngrams"),
+    ("gopher_rep_top_3gram", 0.18, 0.19, "gopher-top-ngrams"),
+    ("gopher_rep_top_4gram", 0.16, 0.17, "gopher-top-ngrams"),
+    *((f"gopher_rep_dup_{n}gram", (20 - n) / 100, (21 - n) / 100, "gopher-dup-ngrams")
+      for n in range(5, 11)),
+    ("c4_has_lorem_ipsum", False, True, "c4-lorem-ipsum"),
+    ("c4_has_curly_bracket", False, True, "c4-curly-bracket"),
+    ("c4_kept_sentences", 5, 4, "c4-few-sentences"),
+    ("fineweb_line_punct_ratio", 0.12, 0.11, "fineweb-punctuation"),
+    ("fineweb_short_line_ratio", 0.67, 0.68, "fineweb-short-lines"),
+    ("fineweb_dup_line_char_frac", 0.01, 0.011, "fineweb-dup-lines"),
+    ("fineweb_newline_per_word", 0.3, 0.31, "fineweb-newlines"),
+]
 
 
-def test_boilerplate_fails_the_rules_that_describe_it():
-    page = "\n".join(["Home | About | Contact", "Share this", "Login", "Menu"] * 5)
-    result = passes(quality_signals(page))
-    assert not result["gopher_min_words"]
-    assert not result["gopher_min_stop_words"]
-    assert not result["gopher_rep_max_dup_line_frac"]
-    assert not result["c4_min_sentences"]
-    assert not result["fineweb_min_line_punct_ratio"]
-    assert not result["fineweb_max_short_line_ratio"]
-    assert result["c4_no_lorem_ipsum"] and result["c4_no_curly_bracket"]
+def test_the_packs_read_only_signals_the_stage_measures(compiled):
+    measured = {f"attr.{name}" for name in QualityStage.attributes} | set(ENGLISH)
+    for name, policy in compiled.items():
+        assert set(policy.required_facts("quality")) <= measured, name
 
 
-def test_policy_thresholds_change_the_decision_without_rescoring():
+@pytest.mark.parametrize("pack", PACKS)
+@pytest.mark.parametrize(("attribute", "at", "past", "rule"), PUBLISHED)
+def test_the_packs_hold_the_published_thresholds(compiled, pack, attribute, at, past, rule):
     attrs = quality_signals(GOOD_PROSE)
-    strict = {"long_enough": Threshold("gopher_word_count", min=attrs["gopher_word_count"] + 1)}
-    assert passes(attrs, strict) == {"long_enough": False}
-    lax = {"long_enough": Threshold("gopher_word_count", min=attrs["gopher_word_count"])}
-    assert passes(attrs, lax) == {"long_enough": True}
+    policy = compiled[pack]
+    kept = policy.decide("quality", _facts({**attrs, attribute: at}))
+    assert kept.effect == "keep" and kept.default_applied
+    dropped = policy.decide("quality", _facts({**attrs, attribute: past}))
+    assert (dropped.effect, dropped.rule_ids) == ("drop", (rule,))
 
 
-def test_a_rule_on_an_attribute_never_measured_is_an_error():
+def test_good_prose_passes_every_quality_rule(compiled):
+    for policy in compiled.values():
+        assert all(matched is False
+                   for _, matched in policy.explain("quality", _facts(quality_signals(GOOD_PROSE))))
+
+
+def test_boilerplate_fails_the_rules_that_describe_it(compiled):
+    page = "\n".join(["Home | About | Contact", "Share this", "Login", "Menu"] * 5)
+    policy = compiled["commercial-strict"]
+    matched = dict(policy.explain("quality", _facts(quality_signals(page))))
+    assert {rule for rule, m in matched.items() if m is True} >= {
+        "gopher-word-count", "gopher-stop-words", "gopher-dup-lines", "c4-few-sentences",
+        "fineweb-punctuation", "fineweb-short-lines"}
+    assert matched["c4-lorem-ipsum"] is False and matched["c4-curly-bracket"] is False
+    assert policy.decide("quality", _facts(quality_signals(page))).effect == "drop"
+
+
+def test_an_undefined_signal_fails_closed(compiled):
+    decision = compiled["commercial-strict"].decide("quality", _facts(quality_signals("")))
+    assert decision.effect == "drop" and decision.errors
+    assert "gopher-mean-word-length" in decision.rule_ids
+
+
+def test_a_policy_sets_its_own_threshold_without_rescoring():
+    attrs = quality_signals(GOOD_PROSE)
+    words = attrs["gopher_word_count"]
+
+    def policy(minimum):
+        return compile_policy(load_policy(
+            "name: own\nversion: '1'\nintended_use: research\njurisdiction: EU\n"
+            "agents: ['*']\ndefault: {admission: allow, langid: keep, quality: keep, "
+            "dedup: keep, pii: keep}\nstages:\n  quality:\n    - id: long-enough\n"
+            f"      effect: drop\n      condition: attr.gopher_word_count < {minimum}\n"
+            "      reason: too short\n"))
+
+    assert policy(words + 1).decide("quality", _facts(attrs)).effect == "drop"
+    assert policy(words).decide("quality", _facts(attrs)).effect == "keep"
+
+
+def test_a_rule_on_a_signal_never_measured_fails_closed_naming_it(compiled):
     attrs = quality_signals(GOOD_PROSE, families=("gopher",))
-    with pytest.raises(MissingAttributeError, match="rule gopher_rep_max_dup_para_frac: attribute"):
-        passes(attrs)
+    decision = compiled["commercial-strict"].decide("quality", _facts(attrs))
+    assert decision.effect == "drop"
+    assert "gopher-dup-paragraphs" in decision.rule_ids
+    assert any(e.startswith("rule gopher-dup-paragraphs: missing fact ")
+               and "attr.gopher_rep_dup_para_frac" in e for e in decision.errors)
 
 
 # --------------------------------------------------------------------------- the stage
