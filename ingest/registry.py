@@ -2,7 +2,15 @@
 
 A connector turns input paths of one format into a stream of `ingest.types.Item`s. Options
 are typed per connector (a frozen dataclass) and built once from `key=value` strings at the
-edge; an unknown connector name lists the known ones.
+edge. The registry is `common.registry.Registry`, the one the processing stages use too: an
+unknown name lists the known ones, a second connector under a taken name is refused.
+
+Exceptions (all ValueError)::
+
+    UnknownFormatError       no connector is registered under that name
+    DuplicateFormatError     two different connectors claim one name
+    FormatNameError          a connector name is not `<words>_v<N>`
+    ConnectorOptionError     an option given to a connector is unknown or has the wrong type
 """
 
 from __future__ import annotations
@@ -14,11 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.registry import DuplicateNameError, InvalidNameError, Registry, UnknownNameError
 from ingest.types import Item
 
 
-class UnknownFormatError(ValueError):
+class UnknownFormatError(UnknownNameError):
     """No connector is registered under that name."""
+
+
+class DuplicateFormatError(DuplicateNameError):
+    """Two different connectors claim one name."""
+
+
+class FormatNameError(InvalidNameError):
+    """A connector name that is not versioned, or disagrees with the connector's `version`."""
 
 
 class ConnectorOptionError(ValueError):
@@ -38,38 +55,25 @@ class Connector:
         return parse_options(self.options_type, raw, connector=self.name)
 
 
-_REGISTRY: dict[str, Connector] = {}
+_CONNECTORS: Registry[Connector] = Registry(
+    "format", plugins="ingest.connectors", unknown=UnknownFormatError,
+    duplicate=DuplicateFormatError, invalid=FormatNameError)
 
 
 def register(connector: Connector) -> Connector:
-    _REGISTRY[connector.name] = connector
-    return connector
-
-
-def _load_builtin() -> None:
-    # Imported here, not at module top, so that a connector's heavy dependency is only
-    # loaded when the registry is asked for.
-    import importlib
-    import pkgutil
-
-    import ingest.connectors as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"ingest.connectors.{mod.name}")
+    return _CONNECTORS.register(connector.name, connector, version=connector.version)
 
 
 def connectors() -> list[Connector]:
-    _load_builtin()
-    return sorted(_REGISTRY.values(), key=lambda c: c.name)
+    return [connector for _, connector in _CONNECTORS.items()]
+
+
+def names() -> list[str]:
+    return _CONNECTORS.names()
 
 
 def get(name: str) -> Connector:
-    _load_builtin()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise UnknownFormatError(f"unknown format {name!r}; known formats: {known}") from None
+    return _CONNECTORS.get(name)
 
 
 def parse_options(options_type: type, raw: Mapping[str, str], *, connector: str) -> Any:

@@ -1,8 +1,8 @@
 """The stage base, its statistics, and the registry of stages by versioned name.
 
-A stage measures documents and writes attributes; it never drops one (DESIGN.md "Measure,
-then decide"). Stages chain as plain generators, and each keeps `StageStats` whose counters
-add up across workers:
+A stage measures documents and writes attributes; it never drops one: the policy decides,
+from the attributes (docs/architecture.md). Stages chain as plain generators, and each keeps
+`StageStats` whose counters add up across workers:
 
     quality = create("quality_v1")
     for doc in quality.run(docs):      # every document comes out, with attributes added
@@ -12,12 +12,15 @@ add up across workers:
 A stage subclass sets `name` (its versioned registry name, e.g. "gopher_quality_v1"),
 `version`, `attributes` (what it writes) and implements `measure(doc) -> {attribute: value}`.
 Optional heavy dependencies are imported inside the stage with `require(...)`, so listing
-the registry never imports them.
+the registry never imports them. The registry is `common.registry.Registry`, the one the
+ingest connectors use too.
 
 Exceptions (all ValueError, so the CLI edge can report them in one line):
 
     StageError
     ├── UnknownStageError        no stage is registered under that name (lists the known ones)
+    ├── DuplicateStageError      two different stages claim one name
+    ├── StageNameError           a stage name is not `<words>_v<N>`
     ├── StageOptionError         an option given to a stage is unknown
     ├── InvalidDocumentError     a document the stage cannot measure (names the document)
     └── MissingDependencyError   an optional package is not installed (also an ImportError)
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import threading
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -37,6 +39,7 @@ from time import perf_counter
 from types import ModuleType
 from typing import Any, ClassVar, Generic, TypeVar
 
+from common.registry import DuplicateNameError, InvalidNameError, Registry, UnknownNameError
 from processing.types import AttributeValue, Document
 
 K = TypeVar("K")
@@ -47,8 +50,16 @@ class StageError(ValueError):
     """Base of the errors a user of processing stages can cause."""
 
 
-class UnknownStageError(StageError):
+class UnknownStageError(StageError, UnknownNameError):
     """No stage is registered under that name."""
+
+
+class DuplicateStageError(StageError, DuplicateNameError):
+    """Two different stages claim one name."""
+
+
+class StageNameError(StageError, InvalidNameError):
+    """A stage name that is not versioned (`<words>_v<N>`) or disagrees with its `version`."""
 
 
 class StageOptionError(StageError):
@@ -239,50 +250,22 @@ class Stage(ABC):
             yield doc
 
 
-_REGISTRY: dict[str, type[Stage]] = {}
-_LOAD_FAILURES: dict[str, str] = {}
+_STAGES: Registry[type[Stage]] = Registry(
+    "stage", plugins="processing.stages", unknown=UnknownStageError,
+    duplicate=DuplicateStageError, invalid=StageNameError)
 
 
 def register(cls: type[Stage]) -> type[Stage]:
-    """Class decorator: make a stage available under its `name`."""
-    existing = _REGISTRY.get(cls.name)
-    if existing is not None and existing is not cls:
-        raise StageError(f"two stages claim the name {cls.name!r}: {existing} and {cls}")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_builtin() -> None:
-    # Stage modules are imported when the registry is first asked, not at package import. One
-    # module that fails to import must not hide the others, so its failure is kept and shown.
-    import processing.stages as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        qualified = f"processing.stages.{mod.name}"
-        if qualified in _LOAD_FAILURES:
-            continue
-        try:
-            importlib.import_module(qualified)
-        except ImportError as exc:
-            _LOAD_FAILURES[qualified] = str(exc)
+    """Class decorator: make a stage available under its versioned `name`."""
+    return _STAGES.register(cls.name, cls, version=cls.version)
 
 
 def names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return _STAGES.names()
 
 
 def get(name: str) -> type[Stage]:
-    _load_builtin()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        message = f"unknown stage {name!r}; known stages: {known}"
-        if _LOAD_FAILURES:
-            failed = "; ".join(f"{mod}: {err}" for mod, err in sorted(_LOAD_FAILURES.items()))
-            message += f" (not loaded: {failed})"
-        raise UnknownStageError(message) from None
+    return _STAGES.get(name)
 
 
 def create(name: str, **options: Any) -> Stage:

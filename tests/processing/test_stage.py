@@ -2,12 +2,15 @@ from collections import Counter
 
 import pytest
 
+from common.registry import DuplicateNameError, InvalidNameError, UnknownNameError
 from processing import stage as registry
 from processing.stage import (
+    DuplicateStageError,
     InvalidDocumentError,
     MissingDependencyError,
     Stage,
     StageError,
+    StageNameError,
     StageOptionError,
     StageStats,
     UnknownStageError,
@@ -141,6 +144,28 @@ def test_unknown_stage_lists_the_known_ones():
     assert "quality_v1" in message and "gopher_quality_v1" in message
 
 
+def test_an_unversioned_stage_name_gets_its_versions_suggested():
+    with pytest.raises(UnknownStageError, match="did you mean quality_v1?") as info:
+        registry.get("quality")
+    assert isinstance(info.value, UnknownNameError)  # the one registry's error, too
+
+
+def test_stage_names_are_versioned_and_agree_with_the_version():
+    class Unversioned(LengthStage):
+        name = "test_unversioned"
+
+    class Disagrees(LengthStage):
+        name = "test_disagrees_v2"
+
+    with pytest.raises(StageNameError, match="is not versioned") as info:
+        register(Unversioned)
+    assert isinstance(info.value, InvalidNameError) and isinstance(info.value, StageError)
+    with pytest.raises(StageNameError, match="says version '1', its name says 2"):
+        register(Disagrees)
+    assert "test_unversioned" not in registry.names()
+    assert "test_disagrees_v2" not in registry.names()
+
+
 def test_unknown_option_lists_the_known_ones():
     with pytest.raises(StageOptionError, match="unknown option 'limt'; known options: limit"):
         create("test_length_v1", limt=3)
@@ -150,8 +175,11 @@ def test_two_stages_cannot_claim_one_name():
     class Impostor(LengthStage):
         pass
 
-    with pytest.raises(StageError, match="two stages claim the name 'test_length_v1'"):
+    with pytest.raises(DuplicateStageError, match="two stages claim the name 'test_length_v1'"):
         register(Impostor)
+    assert issubclass(DuplicateStageError, StageError)
+    assert issubclass(DuplicateStageError, DuplicateNameError)
+    assert registry.get("test_length_v1") is LengthStage
     assert register(LengthStage) is LengthStage  # registering the same class again is fine
 
 
