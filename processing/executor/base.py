@@ -64,6 +64,22 @@ class RunReport:
         return sum(r.rows for r in self.completed)
 
 
+@dataclass(frozen=True, slots=True)
+class ShardSink:
+    """Where an executor reports each shard, by its position in the tasks it was given; all
+    three are called in the calling process."""
+
+    result: ResultSink
+    failure: FailureSink
+    progress: ProgressCallback | None = None
+
+    def finished(self, position: int, result: ShardResult) -> None:
+        """A shard that ran in another process finished: record it, then count its rows."""
+        self.result(position, result)
+        if self.progress:
+            self.progress(result.rows)
+
+
 class ShardsFailedError(ExecutorError):
     """Some shards failed; the others finished and were reported through `done`."""
 
@@ -149,7 +165,7 @@ class Executor(ABC):
             failures[index] = ShardFailure(tasks[index], describe_error(error), exception)
 
         if todo:
-            self._execute([tasks[i] for i in todo], on_result, on_failure, progress)
+            self._execute([tasks[i] for i in todo], ShardSink(on_result, on_failure, progress))
         report.completed = [results[i] for i in sorted(results)]
         report.failed = [failures[i] for i in sorted(failures)]
         if report.failed:
@@ -157,11 +173,5 @@ class Executor(ABC):
         return report
 
     @abstractmethod
-    def _execute(
-        self,
-        tasks: list[ShardTask],
-        on_result: ResultSink,
-        on_failure: FailureSink,
-        progress: ProgressCallback | None,
-    ) -> None:
-        """Run `tasks`; report each by its position in `tasks`, in the calling process."""
+    def _execute(self, tasks: list[ShardTask], sink: ShardSink) -> None:
+        """Run `tasks`; report each to `sink` by its position in `tasks`."""

@@ -24,13 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from multiprocessing.connection import wait as wait_for_handles
 from typing import ClassVar
 
-from processing.executor.base import (
-    Executor,
-    ExecutorError,
-    FailureSink,
-    ProgressCallback,
-    ResultSink,
-)
+from processing.executor.base import Executor, ExecutorError, ShardSink
 from processing.pipeline import ShardTask, run_shard
 
 
@@ -56,40 +50,23 @@ class LocalExecutor(Executor):
         self.workers = workers
         self.start_method = method
 
-    def _execute(
-        self,
-        tasks: list[ShardTask],
-        on_result: ResultSink,
-        on_failure: FailureSink,
-        progress: ProgressCallback | None,
-    ) -> None:
+    def _execute(self, tasks: list[ShardTask], sink: ShardSink) -> None:
         if self.workers == 1:
-            self._in_process(tasks, on_result, on_failure, progress)
+            self._in_process(tasks, sink)
         else:
-            self._in_pool(tasks, on_result, on_failure, progress)
+            self._in_pool(tasks, sink)
 
-    def _in_process(
-        self,
-        tasks: list[ShardTask],
-        on_result: ResultSink,
-        on_failure: FailureSink,
-        progress: ProgressCallback | None,
-    ) -> None:
+    def _in_process(self, tasks: list[ShardTask], sink: ShardSink) -> None:
         for position, task in enumerate(tasks):
             try:
-                result = run_shard(task, progress=progress)
+                # rows are counted per record batch here, not once the shard is done
+                result = run_shard(task, progress=sink.progress)
             except Exception as exc:  # noqa: BLE001 - as in a pool: the shard fails, not the run
-                on_failure(position, exc)
+                sink.failure(position, exc)
             else:
-                on_result(position, result)
+                sink.result(position, result)
 
-    def _in_pool(
-        self,
-        tasks: list[ShardTask],
-        on_result: ResultSink,
-        on_failure: FailureSink,
-        progress: ProgressCallback | None,
-    ) -> None:
+    def _in_pool(self, tasks: list[ShardTask], sink: ShardSink) -> None:
         pool = ProcessPoolExecutor(
             max_workers=min(self.workers, len(tasks)),
             mp_context=multiprocessing.get_context(self.start_method),
@@ -107,12 +84,9 @@ class LocalExecutor(Executor):
                     position = futures[future]
                     error = future.exception()
                     if error is not None:
-                        on_failure(position, error)
-                        continue
-                    result = future.result()
-                    on_result(position, result)
-                    if progress:
-                        progress(result.rows)
+                        sink.failure(position, error)
+                    else:
+                        sink.finished(position, future.result())
         finally:
             # On an error in `done` or Ctrl-C: drop what has not started, let running shards
             # finish their (atomic) writes; they will be redone since nobody recorded them.

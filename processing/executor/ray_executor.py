@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
-from processing.executor.base import Executor, FailureSink, ProgressCallback, ResultSink
+from processing.executor.base import Executor, ShardSink
 from processing.pipeline import ShardResult, ShardTask, run_shard
 from processing.stage import MissingDependencyError
 
@@ -55,13 +55,7 @@ class RayExecutor(Executor):
         self.num_cpus = num_cpus
         self.init_options = dict(init_options or {})
 
-    def _execute(
-        self,
-        tasks: list[ShardTask],
-        on_result: ResultSink,
-        on_failure: FailureSink,
-        progress: ProgressCallback | None,
-    ) -> None:
+    def _execute(self, tasks: list[ShardTask], sink: ShardSink) -> None:
         ray = self._ray
         started_here = not ray.is_initialized()
         if started_here:
@@ -77,7 +71,7 @@ class RayExecutor(Executor):
                 while pending:
                     ready, pending = ray.wait(pending, num_returns=1)
                     for ref in ready:
-                        self._collect(ref, positions[ref], on_result, on_failure, progress)
+                        self._collect(ref, positions[ref], sink)
             except BaseException:
                 for ref in pending:
                     ray.cancel(ref)
@@ -86,25 +80,16 @@ class RayExecutor(Executor):
             if started_here:
                 ray.shutdown()
 
-    def _collect(
-        self,
-        ref: Any,
-        position: int,
-        on_result: ResultSink,
-        on_failure: FailureSink,
-        progress: ProgressCallback | None,
-    ) -> None:
+    def _collect(self, ref: Any, position: int, sink: ShardSink) -> None:
         ray = self._ray
         try:
             result = ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
             # The shard's own exception, not Ray's wrapper with its remote traceback.
             cause = getattr(exc, "cause", None)
-            on_failure(position, cause if isinstance(cause, BaseException) else exc)
+            sink.failure(position, cause if isinstance(cause, BaseException) else exc)
             return
         except ray.exceptions.RayError as exc:  # a worker died, an object was lost...
-            on_failure(position, exc)
+            sink.failure(position, exc)
             return
-        on_result(position, result)
-        if progress:
-            progress(result.rows)
+        sink.finished(position, result)
