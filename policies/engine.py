@@ -264,18 +264,19 @@ class CompiledPolicy:
         return self._fail_closed(st, culprits)
 
     def _fail_closed(self, st: StageRules, culprits: Sequence[tuple[Rule, str]]) -> Decision:
-        errors = tuple(f"rule {rule.id}: {msg}" for rule, msg in culprits)
-        return Decision(
+        return self._made(
+            st,
             effect=_RESTRICTIVE[st.name],
             rule_ids=tuple(rule.id for rule, _ in culprits),
             reasons=tuple(f"condition could not be evaluated ({msg})" for _, msg in culprits),
-            policy_name=self.policy.name,
-            policy_version=self.policy.version,
             default_applied=False,
-            stage=st.name,
-            policy_sha256=self._sha,
-            errors=errors,
+            errors=tuple(f"rule {rule.id}: {msg}" for rule, msg in culprits),
         )
+
+    def _made(self, st: StageRules, **what: Any) -> Decision:
+        """A decision of this policy at stage `st`; `what` says what was decided and why."""
+        return Decision(**what, policy_name=self.policy.name, policy_version=self.policy.version,
+                        stage=st.name, policy_sha256=self._sha)
 
     def _resolve(self, st: StageRules, effect: str, values: tuple) -> str:
         if effect == "keep-one-per-cluster":
@@ -283,16 +284,12 @@ class CompiledPolicy:
         return effect
 
     def _default(self, st: StageRules, values: tuple) -> Decision:
-        effect = self._resolve(st, st.default, values)
-        return Decision(
-            effect=effect,
+        return self._made(
+            st,
+            effect=self._resolve(st, st.default, values),
             rule_ids=(),
             reasons=(f"no rule matched; default for {st.name} is {st.default}",),
-            policy_name=self.policy.name,
-            policy_version=self.policy.version,
             default_applied=True,
-            stage=st.name,
-            policy_sha256=self._sha,
         )
 
     def _combine(
@@ -328,15 +325,12 @@ class CompiledPolicy:
                 entities.update(dict.fromkeys(r.params.get("entities", ())))
             redact = tuple(entities)
             placeholder = chosen[0].params.get("placeholder", DEFAULT_PLACEHOLDER)
-        return Decision(
+        return self._made(
+            st,
             effect=effect,
             rule_ids=tuple(r.id for r in chosen),
             reasons=tuple(r.reason for r in chosen),
-            policy_name=self.policy.name,
-            policy_version=self.policy.version,
             default_applied=False,
-            stage=st.name,
-            policy_sha256=self._sha,
             redact=redact,
             placeholder=placeholder,
         )
