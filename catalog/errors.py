@@ -9,6 +9,7 @@
     │   ├── InvalidLicense           not SPDX; carries the closest valid ids
     │   └── RegistryError            a registry file has bad rows; lists every one
     ├── IntegrityError               the catalog's own checks failed (audit chain broken) (exit 6)
+    │   └── ChecksFailed             a verification found problems; lists every one
     └── Busy                         another live command holds the lock; names it     (exit 7)
 """
 
@@ -71,6 +72,17 @@ class IntegrityError(GovcatError):
     exit_code = 6
 
 
+class ChecksFailed(IntegrityError):
+    """A verification (a release folder, the shards) found problems; `lines()` lists them."""
+
+    def __init__(self, head: str, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__(head)
+
+    def lines(self) -> list[str]:
+        return [self.message, *(f"  {p}" for p in self.problems)]
+
+
 class Busy(GovcatError):
     """Another live command holds the lock on a source, run or release (catalog/locks.py)."""
 
@@ -80,6 +92,7 @@ class Busy(GovcatError):
 __all__ = [
     "AlreadyExists",
     "Busy",
+    "ChecksFailed",
     "ConfigError",
     "DatabaseUnreachable",
     "GovcatError",

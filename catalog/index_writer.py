@@ -1,8 +1,9 @@
-"""Bulk writes of document-index rows: binary COPY on Postgres, executemany elsewhere."""
+"""Bulk writes of catalog rows (the document index, release members): binary COPY on
+Postgres, executemany elsewhere — the one bulk writer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import insert
@@ -22,21 +23,37 @@ DOCUMENT_COPY_TYPES = (
 DOCUMENT_COLUMNS = tuple(name for name, _ in DOCUMENT_COPY_TYPES)
 
 
-def insert_documents(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert index rows in the session's transaction; returns how many."""
-    if not rows:
-        return 0
+def copy_rows(session: Session, table: Any, copy_types: Sequence[tuple[str, str]],
+              rows: Iterable[dict[str, Any]], *, batch: int = 5000) -> int:
+    """Insert rows into `table` in the session's transaction: binary COPY on Postgres,
+    executemany in batches elsewhere; `copy_types` names the columns and their Postgres types.
+    Returns how many rows went in."""
+    columns = [name for name, _ in copy_types]
     conn = session.connection()
+    n = 0
     if conn.dialect.name == "postgresql":
         dbapi = conn.connection.driver_connection
-        cols = ", ".join(DOCUMENT_COLUMNS)
         with dbapi.cursor() as cur:
-            with cur.copy(f"COPY documents ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types([t for _, t in DOCUMENT_COPY_TYPES])
+            with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN "
+                          "(FORMAT BINARY)") as copy:
+                copy.set_types([t for _, t in copy_types])
                 for row in rows:
-                    copy.write_row(tuple(row.get(c) for c in DOCUMENT_COLUMNS))
-        return len(rows)
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(Document.__table__),
-                        [{c: r.get(c) for c in DOCUMENT_COLUMNS} for r in rows[start:start + 5000]])
-    return len(rows)
+                    copy.write_row(tuple(row.get(c) for c in columns))
+                    n += 1
+        return n
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append({c: row.get(c) for c in columns})
+        if len(chunk) >= batch:
+            session.execute(insert(table), chunk)
+            n += len(chunk)
+            chunk = []
+    if chunk:
+        session.execute(insert(table), chunk)
+        n += len(chunk)
+    return n
+
+
+def insert_documents(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert index rows in the session's transaction; returns how many."""
+    return copy_rows(session, Document.__table__, DOCUMENT_COPY_TYPES, rows)

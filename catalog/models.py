@@ -341,3 +341,70 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(max_length=64)
+
+
+# --------------------------------------------------------------------------- releases
+
+
+class Release(SQLModel, table=True):
+    """A released corpus: the kept documents of one processing run, in a folder of its own
+    whose manifest proves what is in it (docs/release-format.md)."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_release_name_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, index=True)
+    version: str = Field(max_length=40)
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    run_id: int = Field(foreign_key="runs.id", index=True)  # the processing run released
+    cut_run_id: int | None = Field(default=None, foreign_key="runs.id")  # the cut itself
+    path: str  # relative to the data root
+    manifest_sha256: str = Field(max_length=64)
+    merkle_root: str = Field(max_length=64)
+    documents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    n_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    audit_seq: int = 0
+    audit_hash: str = Field(default="", max_length=64)
+    optouts_up_to: datetime = _ts(nullable=False)
+    signature_sha256: str | None = Field(default=None, max_length=64)
+    signed_at: datetime | None = _ts(nullable=True)
+    actor: str
+    created_at: datetime = _ts(nullable=False)
+
+
+class ReleaseFile(SQLModel, table=True):
+    __tablename__ = "release_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="releases.id", index=True)
+    path: str  # relative to the release folder
+    kind: str = Field(max_length=20)  # data | index | decisions | excluded
+    sha256: str = Field(max_length=64)
+    n_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    documents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class ReleaseMember(SQLModel, table=True):
+    """Document → release: which releases hold a document, with the text hash released."""
+
+    __tablename__ = "release_members"
+
+    release_id: int = Field(foreign_key="releases.id", primary_key=True)
+    document_id: str = Field(primary_key=True, max_length=200, index=True)
+    content_sha256: str = Field(max_length=64)
+    n_tokens: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class ReleaseExclusion(SQLModel, table=True):
+    """A document the run kept that the cut left out (an opt-out received after the run)."""
+
+    __tablename__ = "release_exclusions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="releases.id", index=True)
+    document_id: str = Field(max_length=200, index=True)
+    reason: str = Field(max_length=40)
+    request_ids: str | None = None  # comma-separated opt-out request ids ("optout-3,optout-7")

@@ -107,13 +107,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = temp_name(final)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        publish(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(final.parent)
+
+
+def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Move a complete temporary file (from `temp_name`) to its final name: fsync the file,
+    rename, fsync the directory. For writers whose file outlives one `with` block."""
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(Path(path).parent)
 
 
 def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> WrittenFile:

@@ -37,6 +37,7 @@ from common.atomic import (
     PARQUET_COMPRESSION_LEVEL,
     WrittenFile,
     file_sha256,
+    publish,
     temp_name,
 )
 
@@ -232,9 +233,7 @@ class DecisionLogWriter:
             self._open()
             self._writer.write_table(table, row_group_size=_ROW_GROUP)
             self._writer.close()
-        with open(self._tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self._tmp, self.path)
+        publish(self._tmp, self.path)
         self._tmp = None
         return WrittenFile(str(self.path), file_sha256(self.path), self.path.stat().st_size,
                            self.rows)

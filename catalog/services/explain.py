@@ -17,6 +17,7 @@ from catalog.context import Catalog
 from catalog.errors import NotFound
 from catalog.models import Document, LicenseEvidence, Run, Shard, Source, StoredPolicy
 from catalog.services.facts import DOC_COLUMNS, FactBuilder
+from catalog.services.releases import holding
 from catalog.services.sources import source_record
 from policies import decision_log
 from policies.loader import load_policy
@@ -47,6 +48,7 @@ def explain(catalog: Catalog, *, doc_id: str, agents: tuple[str, ...]) -> dict[s
         _, then, now = builder.consent_for(doc.host, doc.url, doc.collected_at)
         _, _, records = builder.reservation_for(row, then, now)
         decisions = _life(catalog, session, doc_id)
+        releases = holding(catalog, session, doc_id)
     return {
         "document": {c: (v.isoformat() if hasattr(v, "isoformat") else v)
                      for c, v in row.items() if c != "consent_signals"}
@@ -64,6 +66,7 @@ def explain(catalog: Catalog, *, doc_id: str, agents: tuple[str, ...]) -> dict[s
                    "now": now.fetched_at.isoformat() if now else None},
         "reservation": [r.to_dict() for r in records] if records else [],
         "decisions": decisions,
+        "releases": releases,
     }
 
 

@@ -44,6 +44,7 @@ class MissingComponent(InvalidInput):
 
 
 STAGE_SPECS = {"langid": "langid_v1", "quality": "quality_v1", "pii": "pii_v1"}
+SIGNATURE_COLUMN = "minhash"  # dedup attributes: each document's signature, little-endian u32
 Progress = Callable[[str, int], None]  # (stage, documents)
 
 
@@ -232,13 +233,21 @@ class _Run:
             for _ in dedup.run(documents()):
                 pass
             info = dedup.finish()
-            rows = [{"id": i, **info[i]} for i in sorted(info)]
+            order = sorted(info)
+            rows = [{"id": i, **info[i]} for i in order]
             table = (pa.Table.from_pylist(rows) if rows
                      else pa.table({"id": pa.array([], pa.string())}))
+            # The signatures go with the clusters, so a release cut adds its documents to
+            # the dedup index without computing MinHash again.
+            _, _, sigs, _ = dedup.index_rows(order)
+            width = params.num_perm * 4
+            table = table.append_column(SIGNATURE_COLUMN, pa.array(
+                [sig.astype("<u4").tobytes() for sig in sigs], pa.binary(width)))
             written = write_table_atomic(table, out)
             self.life.record_shard(kind="attributes", stage="dedup", path=out,
                                    n_docs=len(rows), sha256=written.sha256)
-        self._decide("dedup", compiled, pq.read_table(out).to_pylist(), funnel)
+        columns = [c for c in pq.read_schema(out).names if c != SIGNATURE_COLUMN]
+        self._decide("dedup", compiled, pq.read_table(out, columns=columns).to_pylist(), funnel)
         return {"params": {k: getattr(params, k)
                            for k in ("shingle_words", "num_perm", "bands", "rows", "seed")}}
 
