@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlmodel import Session
-
-from catalog.db import create_catalog_engine, ensure_schema
 from catalog.settings import Settings
-from catalog.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:  # the database libraries load when a command first needs the catalog
+    from sqlalchemy import Engine
+    from sqlmodel import Session
+
+    from catalog.unit_of_work import UnitOfWork
 
 
 class Catalog:
@@ -36,6 +38,8 @@ class Catalog:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from catalog.db import create_catalog_engine, ensure_schema
+
             engine = create_catalog_engine(self.url)
             if self._auto_upgrade:
                 ensure_schema(engine)
@@ -43,9 +47,13 @@ class Catalog:
         return self._engine
 
     def uow(self) -> UnitOfWork:
+        from catalog.unit_of_work import UnitOfWork
+
         return UnitOfWork(self.engine, actor=self.settings.actor)
 
     def session(self) -> Session:
+        from sqlmodel import Session
+
         return Session(self.engine, expire_on_commit=False)
 
     def dispose(self) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
 from catalog.errors import ConfigError, DatabaseUnreachable
@@ -103,9 +105,59 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     return before, current_revision(engine)
 
 
+@lru_cache(maxsize=1)
+def _head_of_files() -> str | None:
+    """The one head revision of the migration files, read without alembic; None if unsure.
+
+    Loading alembic costs a command more than all its other work on a small catalog, so the
+    common case (schema already current) is checked without it. Anything unusual — several
+    heads, a file this reading does not understand — returns None and alembic decides.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        values: dict[str, object] = {}
+        try:
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                target = node.target if isinstance(node, ast.AnnAssign) else (
+                    node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
+                    else None)
+                if isinstance(target, ast.Name) and node.value is not None:
+                    if target.id in ("revision", "down_revision", "depends_on"):
+                        values[target.id] = ast.literal_eval(node.value)
+        except (OSError, SyntaxError, ValueError):
+            return None
+        revision, down = values.get("revision"), values.get("down_revision")
+        if not isinstance(revision, str) or values.get("depends_on"):
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, (tuple, list)):
+            parents.update(down)
+        elif down is not None:
+            return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revisions(engine: Engine) -> tuple[str, ...] | None:
+    """The rows of alembic_version with a plain query; None when there is no such table."""
+    with engine.connect() as conn:
+        try:
+            return tuple(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+        except DBAPIError:
+            return None
+
+
 def ensure_schema(engine: Engine) -> None:
     """Create the schema in an empty database; refuse to work on an outdated one."""
     check_reachable(engine)
+    head = _head_of_files()
+    if head is not None and _stored_revisions(engine) == (head,):
+        return
     current = current_revision(engine)
     head = head_revision(engine)
     if current == head:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
+    from importlib import metadata  # slow to import; only runs and manifests need it
+
     try:
         version = metadata.version("govcat")
     except metadata.PackageNotFoundError:
