@@ -1,33 +1,93 @@
-"""The `govcat` command line. Commands are thin: parse, call a service, print."""
+"""The `govcat` command line. Commands are thin: parse, call a service, print.
+
+A command's module is imported only when that command runs, so `govcat --help` and the
+quick commands do not pay for the heavy libraries of the others (pyarrow, presidio,
+DuckDB...). `govcat --help` lists the commands from COMMANDS without importing any of them.
+
+Adding a command or a group is one line in COMMANDS: its name, where it lives
+("module:attribute" — a `typer.Typer` for a group, a function for a single command) and the
+one-line help `govcat --help` shows (tests/catalog/test_cli.py checks it matches the
+command's own help).
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from catalog.cli import audit as audit_cli
-from catalog.cli import consent as consent_cli
-from catalog.cli import db as db_cli
-from catalog.cli import gate as gate_cli
-from catalog.cli import ingest as ingest_cli
-from catalog.cli import license as license_cli
-from catalog.cli import optout as optout_cli
-from catalog.cli import policy as policy_cli
-from catalog.cli import run as run_cli
-from catalog.cli import source as source_cli
-from catalog.cli import tools as tools_cli
-from catalog.cli.common import CliState, err_console
 from catalog.errors import GovcatError
+
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("source", "catalog.cli.source:app", "Register and review data sources."),
+    ("audit", "catalog.cli.audit:app", "The append-only audit log."),
+    ("ingest", "catalog.cli.ingest:app",
+     "Ingest raw data of a registered source: `govcat ingest SOURCE PATH...`."),
+    ("consent", "catalog.cli.consent:app", "Consent signals per host, at collection time and now."),
+    ("license", "catalog.cli.license:app", "Licences of the catalog's documents."),
+    ("policy", "catalog.cli.policy:app", "Policies: rules, written as data, that gate documents."),
+    ("gate", "catalog.cli.gate:gate",
+     "Run the policy's admission stage over the document index and record every decision."),
+    ("explain", "catalog.cli.gate:explain",
+     "A document's source, evidence, consent, and every decision with rule and reason."),
+    ("run", "catalog.cli.run:run",
+     "Process the documents POLICY admits; the policy decides at every stage, with reasons."),
+    ("optout", "catalog.cli.optout:app", "Opt-out requests from rights holders."),
+    ("tools", "catalog.cli.tools:app", "Run one step on one input (debugging, measuring)."),
+    ("db", "catalog.cli.db:app", "Catalog database schema."),
+    ("docs", "catalog.cli.docs:app", "Find documents in the index."),
+    ("release", "catalog.cli.release:app", "Releases: cut a run into a verifiable, signed corpus."),
+)
+
+
+class _NotLoaded(TyperCommand):
+    """Stands for a command in `govcat --help` until the command itself is needed."""
+
+    def __init__(self, name: str, target: str, help: str):
+        super().__init__(name=name, help=help)
+        self.target = target
+
+    def load(self) -> Any:
+        module, _, attribute = self.target.partition(":")
+        obj = getattr(importlib.import_module(module), attribute)
+        if isinstance(obj, typer.Typer):
+            command = typer.main.get_group(obj)
+        else:
+            single = typer.Typer(add_completion=False)
+            single.command(self.name)(obj)
+            command = typer.main.get_command(single)
+        command.name = self.name
+        return command
 
 
 class GovcatGroup(TyperGroup):
-    """Turns every GovcatError into one line on stderr and its exit code."""
+    """Loads commands on first use; turns every GovcatError into one line and its exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def __init__(self, **attrs: Any):
+        super().__init__(**attrs)
+        for name, target, help in COMMANDS:
+            self.commands.setdefault(name, _NotLoaded(name, target, help))
+        self._listing = False
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        command = self.commands.get(cmd_name)
+        if isinstance(command, _NotLoaded) and not self._listing:
+            command = self.commands[cmd_name] = command.load()
+        return command
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        self._listing = True  # the listing needs names and one-line helps only
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        from catalog.cli.common import CliState, err_console
+
         try:
             return super().invoke(ctx)
         except GovcatError as exc:
@@ -64,21 +124,9 @@ def _root(
         "--home", envvar="GOVCAT_HOME", show_envvar=True,
         help="Data root for shards and the default SQLite catalog. Default: ./.govcat")] = None,
 ) -> None:
+    from catalog.cli.common import CliState
+
     ctx.obj = CliState(db_url, actor, home)
-
-
-app.add_typer(source_cli.app, name="source")
-app.add_typer(audit_cli.app, name="audit")
-app.add_typer(ingest_cli.app, name="ingest")
-app.add_typer(consent_cli.app, name="consent")
-app.add_typer(license_cli.app, name="license")
-app.add_typer(policy_cli.app, name="policy")
-app.command("gate")(gate_cli.gate)
-app.command("explain")(gate_cli.explain)
-app.command("run")(run_cli.run)
-app.add_typer(optout_cli.app, name="optout")
-app.add_typer(tools_cli.app, name="tools")
-app.add_typer(db_cli.app, name="db")
 
 
 def main() -> None:

@@ -6,10 +6,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from catalog import audit as audit_log
-from catalog.cli.common import JsonOption, catalog, console, print_json
+from catalog.cli.common import JsonOption, Table, catalog, console, print_json
 from catalog.errors import IntegrityError
 
 app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
@@ -24,6 +22,8 @@ def log(
     json_out: JsonOption = False,
 ) -> None:
     """Show audit events, oldest first."""
+    from catalog import audit as audit_log
+
     etype, _, eid = (entity or "").partition(":")
     with catalog(ctx).uow() as uow:
         events = list(audit_log.iter_events(uow.session, entity_type=etype or None,
@@ -38,9 +38,8 @@ def log(
              "after": json.loads(e.after) if e.after else None, "hash": e.hash}
             for e in events])
         return
-    table = Table(title=f"{len(events)} audit event(s)")
-    for col in ("#", "when", "actor", "action", "entity", "hash"):
-        table.add_column(col)
+    table = Table("#", "when", "actor", "action", "entity", "hash",
+                  ids={"actor", "entity", "hash"}, title=f"{len(events)} audit event(s)")
     for e in events:
         table.add_row(str(e.seq), e.at, e.actor, e.action, f"{e.entity_type}:{e.entity_id}",
                       e.hash[:12])
@@ -50,6 +49,8 @@ def log(
 @app.command("verify")
 def verify(ctx: typer.Context) -> None:
     """Recompute the hash chain; exit 6 naming the first event that was edited or removed."""
+    from catalog import audit as audit_log
+
     with catalog(ctx).uow() as uow:
         result = audit_log.verify(uow.session)
     if not result.ok:

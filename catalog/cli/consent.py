@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from catalog.cli.common import JsonOption, catalog, console, print_json, state
+from catalog.cli.common import JsonOption, Table, catalog, console, print_json, state
 from catalog.cli.dates import parse_when
 from catalog.errors import InvalidInput
-from catalog.services import consent as svc
 
 app = typer.Typer(help="Consent signals per host, at collection time and now.",
                   no_args_is_help=True)
@@ -36,6 +34,8 @@ def _read(file: Path) -> str:
 
 def _add(ctx: typer.Context, kind: str, host: str, file: Path, fetched_at: str,
          status: int) -> None:
+    from catalog.services import consent as svc
+
     content = _read(file)
     when = parse_when(fetched_at, option="--fetched-at")
     with catalog(ctx).uow() as uow:
@@ -78,6 +78,8 @@ def add_aitxt(ctx: typer.Context, host: str, file: Path, fetched_at: FetchedAt,
 def show(ctx: typer.Context, host: str, agents: AgentsOption = None,
          json_out: JsonOption = False) -> None:
     """Every snapshot of HOST and, per AI agent, blocked from all / some / none over time."""
+    from catalog.services import consent as svc
+
     with catalog(ctx).uow() as uow:
         data = svc.host_consent(uow.session, host=host, agents=_agents(ctx, agents))
     if json_out:
@@ -87,8 +89,8 @@ def show(ctx: typer.Context, host: str, agents: AgentsOption = None,
                   f"{data['tokens']:,} tokens", markup=False)
     robots = [s for s in data["snapshots"] if s["kind"] == "robots.txt"]
     if robots:
-        table = Table(title="robots.txt verdicts over time (blocked from: all / some / none)")
-        table.add_column("agent")
+        table = Table("agent", ids={"agent"},
+                      title="robots.txt verdicts over time (blocked from: all / some / none)")
         for s in robots:
             table.add_column(f"{s['fetched_at'][:10]}\nHTTP {s['status']}")
         for agent in data["agents"]:
@@ -107,6 +109,8 @@ def show(ctx: typer.Context, host: str, agents: AgentsOption = None,
 def changes(ctx: typer.Context, agents: AgentsOption = None, json_out: JsonOption = False
             ) -> None:
     """Hosts whose AI-agent verdict got stricter after their documents were collected."""
+    from catalog.services import consent as svc
+
     with catalog(ctx).uow() as uow:
         found = svc.consent_changes(uow.session, agents=_agents(ctx, agents))
     if json_out:
@@ -115,9 +119,8 @@ def changes(ctx: typer.Context, agents: AgentsOption = None, json_out: JsonOptio
     if not found:
         console.print("no host got stricter after its documents were collected")
         return
-    table = Table(title="opted out after collection")
-    for col in ("host", "collected under", "now", "agents (then → now)", "documents", "tokens"):
-        table.add_column(col)
+    table = Table("host", "collected under", "now", "agents (then → now)", "documents", "tokens",
+                  ids={"host"}, title="opted out after collection")
     for c in found:
         agents_text = ", ".join(f"{a} {t}→{n}" for a, (t, n) in c.stricter.items())
         table.add_row(c.host, c.then.fetched_at.date().isoformat(),

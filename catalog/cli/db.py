@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from catalog import db as catalog_db
 from catalog.cli.common import console, state
 
 app = typer.Typer(help="Catalog database schema.", no_args_is_help=True)
@@ -14,6 +13,8 @@ app = typer.Typer(help="Catalog database schema.", no_args_is_help=True)
 def upgrade(ctx: typer.Context,
             revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the catalog schema to the latest (or given) revision."""
+    from catalog import db as catalog_db
+
     settings = state(ctx).settings
     engine = catalog_db.create_catalog_engine(settings.resolved_database_url())
     try:
@@ -31,6 +32,8 @@ def upgrade(ctx: typer.Context,
 @app.command("current")
 def current(ctx: typer.Context) -> None:
     """Show the catalog URL (password masked) and its schema revision."""
+    from catalog import db as catalog_db
+
     settings = state(ctx).settings
     engine = catalog_db.create_catalog_engine(settings.resolved_database_url())
     try:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
-from rich.table import Table
 from typer.core import TyperGroup
 
-from catalog.cli.common import JsonOption, catalog, console, err_console, print_json
+from catalog.cli.common import JsonOption, Table, catalog, console, err_console, print_json
 from catalog.cli.progress import counting
 from catalog.errors import InvalidInput
-from catalog.services import ingest as svc
+
+if TYPE_CHECKING:
+    from catalog.services.ingest import IngestResult
 
 
 class DefaultRunGroup(TyperGroup):
     """`govcat ingest SLUG PATH` runs the `run` command; named subcommands still work."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in (
                 "--list-formats", "--help", "-h"):
             args = ["run", *args]
@@ -40,11 +41,8 @@ def _group(
     if list_formats:
         from ingest import registry
 
-        table = Table(title="input formats")
-        for col in ("format", "source kinds", "options", "description"):
-            table.add_column(col)
-        import dataclasses
-
+        table = Table("format", "source kinds", "options", "description", ids={"format"},
+                      title="input formats")
         for c in registry.connectors():
             opts = ", ".join(f"{f.name.replace('_', '-')}={f.default!r}"
                              for f in dataclasses.fields(c.options_type))
@@ -82,6 +80,8 @@ def run(
         help="Scan code folders with scancode-toolkit before reading them.")] = True,
     json_out: JsonOption = False,
 ) -> None:
+    from catalog.services import ingest as svc
+
     options = _parse_options(option or [])
     cat = catalog(ctx)
     started = time.perf_counter()
@@ -104,7 +104,7 @@ def run(
     print_summary(result, elapsed)
 
 
-def print_summary(result: svc.IngestResult, elapsed: float) -> None:
+def print_summary(result: IngestResult, elapsed: float) -> None:
     s = result.stats
     table = Table(title=f"ingest run {result.run_id}: {result.source} "
                         f"({', '.join(result.formats)}) — {result.status}", show_header=False)
@@ -137,6 +137,8 @@ def print_summary(result: svc.IngestResult, elapsed: float) -> None:
 def report(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="Ingest run id.")],
            json_out: JsonOption = False) -> None:
     """An ingest run's counts and every quarantined record with file, location and reason."""
+    from catalog.services import ingest as svc
+
     data = svc.run_report(catalog(ctx), run_id=run_id)
     if json_out:
         print_json(data)
@@ -151,9 +153,8 @@ def report(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="Inges
                   f"quarantined {sum((stats.get('quarantined') or {}).values()):,}",
                   markup=False)
     if data["quarantine"]:
-        table = Table(title="quarantined records of this source")
-        for col in ("file", "location", "reason", "detail", "run"):
-            table.add_column(col)
+        table = Table("file", "location", "reason", "detail", "run",
+                      ids={"file", "location", "run"}, title="quarantined records of this source")
         for q in data["quarantine"]:
             table.add_row(q["file"], q["location"], q["reason"], q["detail"] or "-",
                           str(q["run"]))

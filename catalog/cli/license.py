@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from catalog.cli.common import JsonOption, catalog, console, print_json
-from catalog.services.licensing import license_report
-from policies.taxonomy import load_taxonomy
+from catalog.cli.common import JsonOption, Table, catalog, console, print_json
 
 app = typer.Typer(help="Licences of the catalog's documents.", no_args_is_help=True)
 
@@ -15,15 +12,17 @@ app = typer.Typer(help="Licences of the catalog's documents.", no_args_is_help=T
 @app.command("report")
 def report(ctx: typer.Context, source: str, json_out: JsonOption = False) -> None:
     """A source's documents and tokens by concluded licence and licence class."""
+    from catalog.services.licensing import license_report
+    from policies.taxonomy import load_taxonomy
+
     with catalog(ctx).uow() as uow:
         data = license_report(uow.session, slug=source, taxonomy=load_taxonomy())
     if json_out:
         print_json(data)
         return
-    table = Table(title=f"{source}: licences (source declares {data['declared'] or 'nothing'})")
-    for col in ("licence", "use", "attribution", "share-alike", "no derivatives", "documents",
-                "tokens"):
-        table.add_column(col)
+    table = Table("licence", "use", "attribution", "share-alike", "no derivatives", "documents",
+                  "tokens", ids={"licence"},
+                  title=f"{source}: licences (source declares {data['declared'] or 'nothing'})")
     yes = {True: "yes", False: "no"}
     for e in data["licenses"]:
         table.add_row(e["license"] or "(none)", e["use"] + ("" if e["known"] else " (unknown)"),

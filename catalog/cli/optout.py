@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from catalog.cli.common import JsonOption, catalog, console, print_json
+from catalog.cli.common import JsonOption, Table, catalog, console, print_json
 from catalog.cli.dates import parse_when
 from catalog.errors import InvalidInput
-from catalog.services import optouts as svc
 
 app = typer.Typer(help="Opt-out requests from rights holders.", no_args_is_help=True)
 
@@ -28,6 +26,8 @@ def add(
     note: Annotated[str | None, typer.Option(help="Free text.")] = None,
 ) -> None:
     """Record an opt-out request (give exactly one of the four match options)."""
+    from catalog.services import optouts as svc
+
     given = {k: v for k, v in {"domain": domain, "url-prefix": url_prefix, "doc-id": doc_id,
                                "content-sha256": content_sha256}.items() if v}
     if len(given) != 1:
@@ -45,14 +45,15 @@ def add(
 @app.command("list")
 def list_(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """All opt-out requests."""
+    from catalog.services import optouts as svc
+
     with catalog(ctx).uow() as uow:
         rows = svc.listing(uow.session)
     if json_out:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} opt-out request(s)")
-    for col in ("request", "kind", "value", "requester", "received", "status"):
-        table.add_column(col)
+    table = Table("request", "kind", "value", "requester", "received", "status",
+                  ids={"request", "value"}, title=f"{len(rows)} opt-out request(s)")
     for r in rows:
         table.add_row(r["request"], r["kind"], r["value"], r["requester"],
                       r["received_at"][:10], r["status"])
@@ -63,6 +64,8 @@ def list_(ctx: typer.Context, json_out: JsonOption = False) -> None:
 def withdraw(ctx: typer.Context, request_id: int,
              reason: Annotated[str, typer.Option(help="Why it no longer applies.")]) -> None:
     """Withdraw a request (kept, marked withdrawn)."""
+    from catalog.services import optouts as svc
+
     with catalog(ctx).uow() as uow:
         svc.withdraw(uow, request_id=request_id, reason=reason)
         uow.commit()

@@ -6,15 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from catalog.cli.common import JsonOption, catalog, console, err_console, print_json
+from catalog.cli.common import JsonOption, Table, catalog, console, err_console, print_json
 from catalog.cli.progress import counting
 from catalog.errors import InvalidInput
-from catalog.services import gate as gate_svc
-from catalog.services import policies as svc
-from policies import packs
-from policies.loader import load_policy
 
 app = typer.Typer(help="Policies: rules, written as data, that gate documents.",
                   no_args_is_help=True)
@@ -23,6 +18,9 @@ app = typer.Typer(help="Policies: rules, written as data, that gate documents.",
 @app.command("validate")
 def validate(file: Annotated[Path, typer.Argument(help="A policy YAML file.")]) -> None:
     """Check a policy file; print every error with file, rule id and line:column."""
+    from catalog.services import policies as svc
+    from policies.loader import load_policy
+
     errors = svc.validate_file(file)
     if errors:
         for e in errors:
@@ -39,6 +37,9 @@ def add(ctx: typer.Context,
         file: Annotated[str, typer.Argument(help="A policy YAML file or a built-in pack name.")]
         ) -> None:
     """Store a policy verbatim with its hash (same name+version, other content: refused)."""
+    from catalog.services import policies as svc
+    from policies import packs
+
     policy = svc.load_ref(file)
     if policy is None:
         raise InvalidInput(f"{file}: no such file or built-in pack "
@@ -54,14 +55,16 @@ def add(ctx: typer.Context,
 @app.command("list")
 def list_(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Stored policies, and the built-in packs."""
+    from catalog.services import policies as svc
+    from policies import packs
+
     with catalog(ctx).uow() as uow:
         rows = svc.listing(uow.session)
     if json_out:
         print_json({"stored": rows, "packs": packs.list_packs()})
         return
-    table = Table(title=f"{len(rows)} stored polic(y/ies)")
-    for col in ("name", "version", "use", "jurisdiction", "sha256", "added by", "added at"):
-        table.add_column(col)
+    table = Table("name", "version", "use", "jurisdiction", "sha256", "added by", "added at",
+                  ids={"name", "version", "sha256"}, title=f"{len(rows)} stored polic(y/ies)")
     for r in rows:
         table.add_row(r["name"], r["version"], r["intended_use"], r["jurisdiction"] or "-",
                       r["sha256"][:12], r["added_by"], r["added_at"][:19])
@@ -74,10 +77,7 @@ def show(ctx: typer.Context,
          ref: Annotated[str, typer.Argument(help="name, name@version, a file or a pack.")],
          json_out: JsonOption = False) -> None:
     """A policy's header and rules (stored text verbatim with --json)."""
-    policy = svc.load_ref(ref)
-    if policy is None:
-        with catalog(ctx).uow() as uow:
-            policy = load_policy(svc.find(uow.session, ref).text)
+    policy = _policy(ctx, ref)
     if json_out:
         print_json({"name": policy.name, "version": policy.version, "sha256": policy.sha256,
                     "intended_use": policy.intended_use, "jurisdiction": policy.jurisdiction,
@@ -89,15 +89,18 @@ def show(ctx: typer.Context,
                   markup=False)
     console.print(f"agents: {', '.join(policy.agents)}", markup=False)
     for stage in policy.stages:
-        table = Table(title=f"{stage} (default: {policy.defaults.get(stage)})")
-        for col in ("rule", "effect", "condition", "reason"):
-            table.add_column(col)
+        table = Table("rule", "effect", "condition", "reason", ids={"rule"},
+                      title=f"{stage} (default: {policy.defaults.get(stage)})")
         for r in policy.rules(stage):
             table.add_row(r.id, r.effect, r.condition, r.reason)
         console.print(table)
 
 
 def _policy(ctx: typer.Context, ref: str):
+    """A built-in pack, a policy file, or a policy stored in the catalog."""
+    from catalog.services import policies as svc
+    from policies.loader import load_policy
+
     policy = svc.load_ref(ref)
     if policy is None:
         with catalog(ctx).uow() as uow:
@@ -108,6 +111,8 @@ def _policy(ctx: typer.Context, ref: str):
 @app.command("diff")
 def diff(ctx: typer.Context, a: str, b: str, json_out: JsonOption = False) -> None:
     """Rules added, removed and changed between two policies (and the text diff)."""
+    from catalog.services import policies as svc
+
     result = svc.diff(_policy(ctx, a), _policy(ctx, b))
     if json_out:
         print_json(result)
@@ -133,6 +138,8 @@ def whatif(ctx: typer.Context,
            against: Annotated[int, typer.Option("--against", help="A gate run.")],
            json_out: JsonOption = False) -> None:
     """How many documents and tokens policy B would decide differently; writes nothing."""
+    from catalog.services import gate as gate_svc
+
     with counting("what if") as advance:
         result = gate_svc.whatif(catalog(ctx), policy_ref=policy_b, against=against,
                                  progress=advance)
@@ -144,9 +151,8 @@ def whatif(ctx: typer.Context,
                   f"documents ({result['changed_tokens']:,} tokens) change verdict",
                   markup=False)
     if result["changes"]:
-        table = Table(title="changes by rule")
-        for col in ("from", "to", "rules under B", "rules under A", "documents", "tokens"):
-            table.add_column(col)
+        table = Table("from", "to", "rules under B", "rules under A", "documents", "tokens",
+                      ids={"rules under B", "rules under A"}, title="changes by rule")
         for c in result["changes"]:
             table.add_row(c["from"], c["to"], c["rules_b"], c["rules_a"], f"{c['documents']:,}",
                           f"{c['tokens']:,}")

@@ -1,8 +1,8 @@
-"""Rich progress for long loops: counts, rate per second, elapsed time — on stderr."""
+"""The one progress display of the CLI: counts, rate per second, elapsed time — on stderr."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.progress import (
@@ -17,6 +17,8 @@ from rich.progress import (
 from rich.text import Text
 
 from catalog.cli.common import err_console
+
+Advance = Callable[..., None]
 
 
 class RateColumn(ProgressColumn):
@@ -40,32 +42,49 @@ class MBColumn(ProgressColumn):
 
 @contextmanager
 def counting(description: str, *, unit: str = "docs", total: int | None = None,
-             every: int = 250):
-    """Yields `advance(n, nbytes)`; redraws at most every `every` items."""
-    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+             every: int = 250, show_bytes: bool = True) -> Iterator[Advance]:
+    """Yields `advance(n=1, nbytes=0, task=None)`; redraws at most every `every` items.
+
+    `task` names a line of its own (a stage of `govcat run`); without it the count goes to
+    `description`. The display starts with the first report, so an error raised before any
+    work prints alone.
+    """
+    columns: list[ProgressColumn] = [SpinnerColumn(), TextColumn("{task.description:<8}")]
     if total is not None:
         columns += [BarColumn(), MofNCompleteColumn()]
     else:
         columns += [TextColumn("{task.completed:,} " + unit)]
-    columns += [RateColumn(unit), MBColumn(), TimeElapsedColumn()]
+    columns += [RateColumn(unit)]
+    if show_bytes:
+        columns += [MBColumn()]
+    columns += [TimeElapsedColumn()]
     progress = Progress(*columns, console=err_console, transient=False)
-    pending = [0, 0]
-    with progress:
-        task = progress.add_task(description, total=total, bytes=0)
-        bytes_total = [0]
+    tasks: dict[str, int] = {}
+    pending: dict[str, list[int]] = {}  # per task: items and bytes not drawn yet
+    seen: dict[str, int] = {}  # per task: bytes drawn so far
 
-        def advance(n: int = 1, nbytes: int = 0) -> None:
-            pending[0] += n
-            pending[1] += nbytes
-            if pending[0] >= every:
-                bytes_total[0] += pending[1]
-                progress.update(task, advance=pending[0], bytes=bytes_total[0])
-                pending[0] = pending[1] = 0
+    def flush(name: str) -> None:
+        items, nbytes = pending.pop(name)
+        seen[name] += nbytes
+        progress.update(tasks[name], advance=items, bytes=seen[name])
 
-        started = time.perf_counter()
-        try:
-            yield advance
-        finally:
-            bytes_total[0] += pending[1]
-            progress.update(task, advance=pending[0], bytes=bytes_total[0])
-            del started
+    def advance(n: int = 1, nbytes: int = 0, task: str | None = None) -> None:
+        name = task or description
+        if name not in tasks:
+            if not tasks:
+                progress.start()
+            tasks[name] = progress.add_task(name, total=total, bytes=0)
+            seen[name] = 0
+        counts = pending.setdefault(name, [0, 0])
+        counts[0] += n
+        counts[1] += nbytes
+        if counts[0] >= every:
+            flush(name)
+
+    try:
+        yield advance
+    finally:
+        for name in list(pending):
+            flush(name)
+        if tasks:
+            progress.stop()

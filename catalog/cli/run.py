@@ -5,21 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from catalog.cli.common import (
     JsonOption,
     PolicyArgument,
     SourcesOption,
+    Table,
     catalog,
     console,
     err_console,
     print_json,
     split_slugs,
 )
-from catalog.cli.progress import RateColumn
-from catalog.services import process as svc
+from catalog.cli.progress import counting
 
 
 def run(
@@ -35,39 +33,25 @@ def run(
 
     Running the same command after an interruption resumes the unfinished run.
     """
+    from catalog.services import process as svc
+
     slugs = split_slugs(sources)
-    columns = (SpinnerColumn(), TextColumn("{task.description:<8}"),
-               TextColumn("{task.completed:,} docs"), RateColumn("docs"), TimeElapsedColumn())
-    bars = Progress(*columns, console=err_console)
-    tasks: dict[str, int] = {}
-
-    def progress(stage: str, n: int) -> None:
-        if not tasks:  # started on the first report, so an early error prints alone
-            bars.start()
-        if stage not in tasks:
-            tasks[stage] = bars.add_task(stage, total=None)
-        bars.update(tasks[stage], advance=n)
-
     try:
-        result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
-                                  executor=executor, workers=workers, progress=progress)
+        with counting("run", show_bytes=False, every=1) as advance:
+            result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
+                                      executor=executor, workers=workers,
+                                      progress=lambda stage, n: advance(n, task=stage))
     except KeyboardInterrupt:
-        bars.stop()
         err_console.print("interrupted: run the same command again to resume")
         raise typer.Exit(130) from None
-    finally:
-        if tasks:
-            bars.stop()
     if json_out:
         print_json(result.to_dict())
         return
     resumed = " (resumed)" if result.resumed else ""
     console.print(f"run {result.run_id}{resumed}: {result.policy}, admission from gate run "
                   f"{result.gate_run_id}; {len(result.kept_ids):,} documents kept", markup=False)
-    table = Table(title="funnel")
-    for col in ("stage", "docs in", "tokens in", "kept", "tokens kept", "dropped (rule: docs)",
-                "redacted"):
-        table.add_column(col)
+    table = Table("stage", "docs in", "tokens in", "kept", "tokens kept", "dropped (rule: docs)",
+                  "redacted", ids={"dropped (rule: docs)"}, title="funnel")
     for f in result.funnel:
         dropped = "; ".join(f"{r}: {n:,}" for r, n in f.dropped.most_common()) or "-"
         redacted = ", ".join(f"{k} {v}" for k, v in sorted(f.redacted.items()) if v) or "-"

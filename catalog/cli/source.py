@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from catalog.cli.common import JsonOption, catalog, console, print_json
+from catalog.cli.common import JsonOption, Table, catalog, console, print_json
 from catalog.models import PERSONAL_DATA, ROBOTS_HANDLING, SOURCE_KINDS, TOS_VERDICTS
-from catalog.services import sources as svc
 
 app = typer.Typer(help="Register and review data sources.", no_args_is_help=True)
 
@@ -48,6 +46,8 @@ def add(
     json_out: JsonOption = False,
 ) -> None:
     """Register one source with its licence, terms of service and robots metadata."""
+    from catalog.services import sources as svc
+
     data = svc.validate_source(dict(
         slug=slug, kind=kind, title=title, uri=uri, steward=steward,
         acquisition_method=acquisition_method, acquisition_date=acquisition_date,
@@ -72,6 +72,8 @@ def import_(
                                           "`sources:` with a list) or .csv with a header row.")],
 ) -> None:
     """Register many sources from a registry file, all or nothing."""
+    from catalog.services import sources as svc
+
     with catalog(ctx).uow() as uow:
         created = svc.import_sources(uow, path=path)
         uow.commit()
@@ -91,11 +93,12 @@ def list_(
     with catalog(ctx).uow() as uow:
         rows = SourceRepository(uow.session).list(status=status, kind=kind)
     if json_out:
-        print_json([svc.source_record(s) for s in rows])
+        from catalog.services.sources import source_record
+
+        print_json([source_record(s) for s in rows])
         return
-    table = Table(title=f"{len(rows)} source(s)")
-    for col in ("slug", "kind", "licence", "ToS", "robots", "personal data", "status"):
-        table.add_column(col)
+    table = Table("slug", "kind", "licence", "ToS", "robots", "personal data", "status",
+                  ids={"slug", "licence"}, title=f"{len(rows)} source(s)")
     for s in rows:
         table.add_row(s.slug, s.kind, s.declared_license or "-", s.tos_verdict,
                       s.robots_handling, s.personal_data, s.status)
@@ -105,6 +108,8 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, slug: str, json_out: JsonOption = False) -> None:
     """Every field of a source, its evidence, reviews, counts and audit history."""
+    from catalog.services import sources as svc
+
     with catalog(ctx).uow() as uow:
         details = svc.source_details(uow, slug=slug)
     if json_out:
@@ -113,30 +118,26 @@ def show(ctx: typer.Context, slug: str, json_out: JsonOption = False) -> None:
     src = details["source"]
     table = Table(show_header=False, title=f"source {slug}")
     table.add_column("field", style="bold")
-    table.add_column("value")
+    table.add_column("value", identifier=True)
     for key, value in src.items():
         table.add_row(key.replace("_", " "), "-" if value is None else str(value))
     for key, value in details["counts"].items():
         table.add_row(key, f"{value:,}")
     console.print(table)
     if details["license_evidence"]:
-        ev = Table(title="licence evidence")
-        for col in ("role", "detector", "expression", "score", "location"):
-            ev.add_column(col)
+        ev = Table("role", "detector", "expression", "score", "location",
+                   ids={"expression", "location"}, title="licence evidence")
         for e in details["license_evidence"]:
             ev.add_row(e["role"], e["detector"], e["expression"],
                        "-" if e["score"] is None else f"{e['score']:.2f}", e["location"] or "-")
         console.print(ev)
     if details["tos_reviews"]:
-        rv = Table(title="terms-of-service reviews")
-        for col in ("when", "reviewer", "verdict", "quote"):
-            rv.add_column(col)
+        rv = Table("when", "reviewer", "verdict", "quote", ids={"reviewer"},
+                   title="terms-of-service reviews")
         for r in details["tos_reviews"]:
             rv.add_row(r["reviewed_at"], r["reviewer"], r["verdict"], r["quote"] or "-")
         console.print(rv)
-    hist = Table(title="audit history")
-    for col in ("#", "when", "actor", "action"):
-        hist.add_column(col)
+    hist = Table("#", "when", "actor", "action", ids={"actor"}, title="audit history")
     for h in details["history"]:
         hist.add_row(str(h["seq"]), h["at"], h["actor"], h["action"])
     console.print(hist)
@@ -154,6 +155,8 @@ def review(
         help="sha256 of the ToS snapshot reviewed.")] = None,
 ) -> None:
     """Record a terms-of-service review of a source."""
+    from catalog.services import sources as svc
+
     with catalog(ctx).uow() as uow:
         rev = svc.review_source(uow, slug=slug, verdict=verdict, quote=quote,
                                 reviewer=reviewer, url=url, snapshot_sha256=snapshot_sha256)
@@ -168,6 +171,8 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the au
 @app.command("approve")
 def approve(ctx: typer.Context, slug: str, reason: ReasonOption) -> None:
     """Approve a source for use."""
+    from catalog.services import sources as svc
+
     with catalog(ctx).uow() as uow:
         svc.set_source_status(uow, slug=slug, status="approved", reason=reason)
         uow.commit()
@@ -177,6 +182,8 @@ def approve(ctx: typer.Context, slug: str, reason: ReasonOption) -> None:
 @app.command("reject")
 def reject(ctx: typer.Context, slug: str, reason: ReasonOption) -> None:
     """Reject a source."""
+    from catalog.services import sources as svc
+
     with catalog(ctx).uow() as uow:
         svc.set_source_status(uow, slug=slug, status="rejected", reason=reason)
         uow.commit()

@@ -1,28 +1,39 @@
 """`govcat tools`: run one piece of the pipeline on one input, for debugging and measuring.
 
 Each tool takes a FILE, or `--batch FILE.jsonl` (one JSON object a line) and then prints one
-JSON line per input line, in one process. A bad batch line gives `{"line": N, "error": ...}`.
+JSON line per input line, in one process. Every answer starts with `id`: the input's own
+`id`, or its line number when it has none (or is not a JSON object). An input that cannot be
+answered gives `{"id": ..., "error": ...}` and the batch goes on.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from catalog.cli.common import print_json
 from catalog.errors import InvalidInput
 
 app = typer.Typer(help="Run one step on one input (debugging, measuring).",
                   no_args_is_help=True)
 
 BatchOption = Annotated[Path | None, typer.Option(
-    "--batch", help="JSONL input: one object a line; prints one JSON line each.")]
+    "--batch", help="JSONL input: one object a line; prints one JSON line each, starting with "
+                    "the input's `id` (its line number when it has none); a line that cannot "
+                    "be answered prints `{\"id\": ..., \"error\": ...}`.")]
 
 
 def batch_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, object, None) per JSON line, or (line number, None, why it is unusable).
+
+    Blank lines are skipped, as JSON Lines allows.
+    """
     if not path.exists():
         raise InvalidInput(f"{path}: no such file")
     with path.open("rb") as fh:
@@ -34,6 +45,9 @@ def batch_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | 
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 yield number, None, f"invalid JSON: {exc}"
                 continue
+            except RecursionError:
+                yield number, None, "invalid JSON: nested too deeply"
+                continue
             if not isinstance(obj, dict):
                 yield number, None, "expected a JSON object"
                 continue
@@ -42,21 +56,22 @@ def batch_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | 
 
 def run_batch(path: Path, fn: Callable[[dict[str, Any]], dict[str, Any]],
               required: tuple[str, ...]) -> None:
+    """Answer every line of a `--batch` file with `fn`, one JSON line each (see the top)."""
     for number, obj, error in batch_lines(path):
-        if error is None:
+        key = obj.get("id", number) if obj is not None else number
+        if obj is not None:
             missing = [k for k in required if k not in obj]
             if missing:
                 error = f"missing field(s): {', '.join(missing)}"
-        if error is not None:
-            typer.echo(json.dumps({"line": number, "error": error}))
-            continue
-        try:
-            out = fn(obj)
-        except (ValueError, OSError) as exc:
-            out = {"error": str(exc)}
-        if "id" in obj and "id" not in out:
-            out = {"id": obj["id"], **out}
-        typer.echo(json.dumps(out, ensure_ascii=False))
+        if error is None:
+            try:
+                out = fn(obj)
+            except (ValueError, OSError) as exc:
+                out = {"error": str(exc)}
+        else:
+            out = {"error": error}
+        out.pop("id", None)
+        print_json({"id": key, **out}, line=True)
 
 
 @app.command("html2text")
@@ -68,7 +83,7 @@ def html2text(
     from ingest.html import extract_text
 
     if batch is not None:
-        run_batch(batch, lambda o: {"text": extract_text(o["html"])}, ("id", "html"))
+        run_batch(batch, lambda o: {"text": extract_text(o["html"])}, ("html",))
         return
     if file is None:
         raise InvalidInput("give an HTML FILE or --batch FILE.jsonl")
@@ -87,14 +102,10 @@ def robots(
     batch: BatchOption = None,
 ) -> None:
     """Is URL allowed for AGENT under this robots.txt (RFC 9309), and which rule decided."""
-    from ingest.consent.robots import InvalidAgentError, check_batch, parse_robots
+    from ingest.consent.robots import InvalidAgentError, parse_robots
 
     if batch is not None:
-        if not batch.exists():
-            raise InvalidInput(f"{batch}: no such file")
-        with batch.open("r", encoding="utf-8", errors="replace") as fh:
-            for answer in check_batch(fh):
-                typer.echo(json.dumps(answer, ensure_ascii=False))
+        run_batch(batch, _robots_answer, ("robots", "url", "agent"))
         return
     if file is None or url is None:
         raise InvalidInput("give a robots.txt FILE and --url (or --batch FILE.jsonl)")
@@ -106,14 +117,30 @@ def robots(
     except InvalidAgentError as exc:
         raise InvalidInput(str(exc)) from None
     if json_out:
-        typer.echo(json.dumps({"allowed": verdict.allowed, "rule": verdict.rule,
-                               "line": verdict.line, "group": verdict.group,
-                               "reason": verdict.reason}))
+        print_json(asdict(verdict), line=True)
         return
     word = "allowed" if verdict.allowed else "disallowed"
     rule = f" by line {verdict.line}: {verdict.rule}" if verdict.rule else ""
     group = f" (group {verdict.group})" if verdict.group else ""
     typer.echo(f"{word}{rule}{group} [{verdict.reason}]")
+
+
+@lru_cache(maxsize=256)
+def _parsed_robots(text: str, status: int):
+    from ingest.consent.robots import parse_robots
+
+    return parse_robots(text, status=status)  # a batch often repeats one site's robots.txt
+
+
+def _robots_answer(request: dict[str, Any]) -> dict[str, Any]:
+    for key in ("robots", "url", "agent"):
+        if not isinstance(request[key], str):
+            raise ValueError(f"'{key}' must be a string")
+    status = request.get("status", 200)
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise ValueError("'status' must be an integer HTTP status")
+    return asdict(_parsed_robots(request["robots"], status).check(request["url"],
+                                                                  request["agent"]))
 
 
 def _stage_tool(stage_name: str, file: Path | None, batch: Path | None, json_out: bool) -> None:
@@ -128,7 +155,7 @@ def _stage_tool(stage_name: str, file: Path | None, batch: Path | None, json_out
         return dict(out.attributes)
 
     if batch is not None:
-        run_batch(batch, measure, ("id", "text"))
+        run_batch(batch, measure, ("text",))
         return
     if file is None:
         raise InvalidInput("give a text FILE or --batch FILE.jsonl")
@@ -136,7 +163,7 @@ def _stage_tool(stage_name: str, file: Path | None, batch: Path | None, json_out
         raise InvalidInput(f"{file}: no such file")
     attrs = measure({"id": file.name, "text": file.read_text(encoding="utf-8", errors="replace")})
     if json_out:
-        typer.echo(json.dumps(attrs, ensure_ascii=False, indent=2))
+        print_json(attrs)
         return
     for key, value in attrs.items():
         typer.echo(f"{key}: {json.dumps(value, ensure_ascii=False)}")
@@ -182,7 +209,7 @@ def license_(
         raise InvalidInput(f"{path}: no such file or folder")
     result = conclude_path(path)
     if json_out:
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     for rel, c in (result["files"].items() if "files" in result else [(str(path), result)]):
         typer.echo(f"{rel}: {c['expression'] or 'no licence found'}"
