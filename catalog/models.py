@@ -8,30 +8,23 @@ migrations run on SQLite and Postgres (strings for enumerations, JSON for open-e
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import field_validator
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SourceKind = Literal["web-crawl", "books", "code", "forum", "wiki", "papers", "other"]
-TosVerdict = Literal[
-    "unrestricted",
-    "conditional",
-    "no-ai",
-    "no-scraping",
-    "no-scraping-and-ai",
-    "non-commercial-only",
-    "unknown",
-]
-RobotsHandling = Literal["respected", "not-applicable", "unknown"]
-PersonalData = Literal["yes", "no", "unknown"]
-
-SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
-TOS_VERDICTS: tuple[str, ...] = get_args(TosVerdict)
-ROBOTS_HANDLING: tuple[str, ...] = get_args(RobotsHandling)
-PERSONAL_DATA: tuple[str, ...] = get_args(PersonalData)
-SOURCE_STATUSES = ("pending", "approved", "rejected")
+from catalog.vocabulary import (  # noqa: F401  (the source enumerations, named here too)
+    PERSONAL_DATA,
+    ROBOTS_HANDLING,
+    SOURCE_KINDS,
+    SOURCE_STATUSES,
+    TOS_VERDICTS,
+    PersonalData,
+    RobotsHandling,
+    SourceKind,
+    TosVerdict,
+)
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from catalog.cli.common import JsonOption, Table, catalog, console, print_json
-from catalog.models import PERSONAL_DATA, ROBOTS_HANDLING, SOURCE_KINDS, TOS_VERDICTS
+from catalog.vocabulary import PERSONAL_DATA, ROBOTS_HANDLING, SOURCE_KINDS, TOS_VERDICTS
 
 app = typer.Typer(help="Register and review data sources.", no_args_is_help=True)
 
@@ -88,21 +88,41 @@ def list_(
     json_out: JsonOption = False,
 ) -> None:
     """List registered sources."""
-    from catalog.repositories import SourceRepository
-
-    with catalog(ctx).uow() as uow:
-        rows = SourceRepository(uow.session).list(status=status, kind=kind)
     if json_out:
+        from catalog.repositories import SourceRepository
         from catalog.services.sources import source_record
 
-        print_json([source_record(s) for s in rows])
+        with catalog(ctx).uow() as uow:
+            print_json([source_record(s)
+                        for s in SourceRepository(uow.session).list(status=status, kind=kind)])
         return
+    rows = _listed(ctx, status=status, kind=kind)
     table = Table("slug", "kind", "licence", "ToS", "robots", "personal data", "status",
                   ids={"slug", "licence"}, title=f"{len(rows)} source(s)")
     for s in rows:
         table.add_row(s.slug, s.kind, s.declared_license or "-", s.tos_verdict,
                       s.robots_handling, s.personal_data, s.status)
     console.print(table)
+
+
+def _listed(ctx: typer.Context, *, status: str | None, kind: str | None) -> list:
+    """The listed columns of the sources, read with SQLAlchemy Core.
+
+    The ORM models (and pydantic under them) take longer to import than the whole command
+    needs otherwise; a listing reads plain rows.
+    """
+    from sqlalchemy import column, select, table
+
+    sources = table("sources", *(column(name) for name in (
+        "slug", "kind", "declared_license", "tos_verdict", "robots_handling", "personal_data",
+        "status")))
+    stmt = select(sources).order_by(sources.c.slug)
+    if status:
+        stmt = stmt.where(sources.c.status == status)
+    if kind:
+        stmt = stmt.where(sources.c.kind == kind)
+    with catalog(ctx).engine.connect() as conn:
+        return list(conn.execute(stmt))
 
 
 @app.command("show")

@@ -63,13 +63,14 @@ def test_help_loads_no_command_and_no_database_library(tmp_path):
                              "catalog.models", "catalog.cli.source", "catalog.services")) == []
 
 
-def test_source_list_on_a_current_schema_loads_no_migration_tool(db_url, tmp_path):
+def test_source_list_on_a_current_schema_loads_no_migration_tool_nor_orm_models(db_url, tmp_path):
     args = ("--db-url", db_url, "--home", str(tmp_path), "source", "list")
     _, first = _govcat(*args)
     assert "alembic" in first  # the first command creates the schema
     out, modules = _govcat(*args)
     assert "0 source(s)" in out
     assert _loaded(modules, HEAVY) == []
+    assert _loaded(modules, ("sqlmodel", "catalog.models")) == []  # a listing reads plain rows
 
 
 def test_every_command_is_what_the_listing_says():
