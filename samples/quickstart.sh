@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (SQLite under .govcat-quickstart/): register the sample
-# sources, review and approve them, and show what the catalog knows. Later stages (ingest,
-# gate, process, release, datasheet) join this script as they land.
+# sources, review and approve them, ingest the samples, gate and process them, cut a release,
+# verify and sign it, and show what the catalog knows. Reports and mixture reviews join this
+# script as they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOVCAT_HOME="${GOVCAT_HOME:-.govcat-quickstart}"
@@ -41,6 +42,46 @@ step "Why was a page refused?"
 govcat explain https://shop.example.com/fr/marche
 step "Process what the research-permissive pack admits: langid, quality, dedup, PII"
 govcat run research-permissive
+step "Cut a release of the run: redacted shards, opt-outs honoured, a signed manifest"
+govcat release cut latest --name sample-corpus --version 1.0.0 \
+  --description "The quickstart's sample corpus"
+govcat release show sample-corpus
+step "Which crawled pages did the quality stage drop, and why? One page's life, stage by stage"
+run_id=$(govcat release show sample-corpus --json | python -c 'import json,sys; print(json.load(sys.stdin)["run"])')
+govcat docs list --run "$run_id" --stage quality --effect drop --source sample-crawl
+govcat explain https://blog.example.net/bridges
+step "Verify it from the folder alone, sign it, and check the signature with model_signing too"
+release_dir="$GOVCAT_HOME/releases/sample-corpus/1.0.0"
+govcat release verify sample-corpus
+govcat release keygen --private-key "$GOVCAT_HOME/release-key.pem" \
+  --public-key "$GOVCAT_HOME/release-key.pub"
+govcat release sign sample-corpus --key "$GOVCAT_HOME/release-key.pem"
+govcat release verify sample-corpus --public-key "$GOVCAT_HOME/release-key.pub"
+model_signing verify key --public_key "$GOVCAT_HOME/release-key.pub" \
+  --signature "$release_dir/release.sig" "$release_dir"
+step "Prove one document is in the release"
+first_doc=$(python -c "import pyarrow.parquet as pq,sys; print(pq.read_table(sys.argv[1]).column('id')[0])" "$release_dir/index.parquet")
+govcat release prove "$first_doc" --out "$GOVCAT_HOME/proof.json"
+govcat release verify sample-corpus --proof "$GOVCAT_HOME/proof.json"
+step "Tamper with a copy of the release: flip one byte of a shard, verify names it"
+cp -r "$release_dir" "$GOVCAT_HOME/tampered"
+python - "$GOVCAT_HOME/tampered/data/part-00000.parquet" <<'PY'
+import sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+data[len(data) // 2] ^= 0x01
+open(path, "wb").write(data)
+PY
+if govcat release verify "$GOVCAT_HOME/tampered"; then
+  echo "tampering went unnoticed" >&2; exit 1
+else
+  echo "(exit $? as expected: the damaged shard and its documents are named above)"
+fi
+step "A rights holder opts out after the release; the next cut leaves their page out"
+govcat optout add --domain news.example.org --requester legal@news.example.org \
+  --received 2026-11-30
+govcat release cut latest --name sample-corpus --version 1.0.1
+govcat release diff sample-corpus@1.0.0 sample-corpus@1.0.1
 step "One source in full"
 govcat source show sample-forum
 step "Audit log"

@@ -19,7 +19,8 @@ ReleaseRef = Annotated[str, typer.Argument(
 @app.command("cut")
 def cut(
     ctx: typer.Context,
-    run: Annotated[int, typer.Argument(help="A completed processing run (`govcat run`).")],
+    run: Annotated[str, typer.Argument(
+        help="A completed processing run id (`govcat run` prints it), or `latest`.")],
     name: Annotated[str, typer.Option("--name", help="Release name (a-z, 0-9, . _ -).")],
     version: Annotated[str, typer.Option("--version", help="MAJOR.MINOR.PATCH, e.g. 1.0.0.")],
     description: Annotated[str | None, typer.Option(help="What the release is for.")] = None,
@@ -36,10 +37,18 @@ def cut(
     cut leaves no release, and the same command completes it with the same bytes.
     """
     from catalog.cli.progress import counting
+    from catalog.errors import InvalidInput
     from catalog.services import release_cut
 
+    cat = catalog(ctx)
+    if run == "latest":
+        run_id = release_cut.latest_run(cat)
+    elif run.isdigit():
+        run_id = int(run)
+    else:
+        raise InvalidInput(f"run {run[:40]!r}: give a run id or `latest`")
     with counting(f"cut {name}@{version}", show_bytes=False) as advance:
-        result = release_cut.cut(catalog(ctx), run_id=run, name=name, version=version,
+        result = release_cut.cut(cat, run_id=run_id, name=name, version=version,
                                  description=description, shard_bytes=shard_mb * 2**20,
                                  progress=lambda _stage, n: advance(n))
     if json_out:

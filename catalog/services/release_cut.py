@@ -93,6 +93,17 @@ def check_name(name: str, version: str) -> None:
                            "e.g. 1.0.0")
 
 
+def latest_run(catalog) -> int:
+    """The newest completed processing run (what `release cut latest` releases)."""
+    with catalog.session() as s:
+        run_id = s.execute(select(Run.id).where(Run.kind == "process",
+                                                Run.status == "completed")
+                           .order_by(Run.id.desc())).scalars().first()
+    if run_id is None:
+        raise NotFound("no completed processing run yet (`govcat run POLICY` makes one)")
+    return run_id
+
+
 def _completed_run(session, run_id: int) -> Run:
     run = session.get(Run, run_id)
     if run is None or run.kind != "process":
