@@ -7,13 +7,9 @@ from typing import Annotated
 import typer
 
 from catalog.cli.common import Table, catalog, console, err_console, print_json
-from catalog.cli.dates import parse_when
 from catalog.errors import InvalidInput
-from catalog.services import documents as svc
 
 app = typer.Typer(help="Find documents in the index.", no_args_is_help=True)
-
-_CLASSES = ", ".join(svc.LICENSE_CLASSES)
 
 
 @app.command("list")
@@ -25,7 +21,8 @@ def list_(
         "--host", help="A host name; repeat it or give a comma list.")] = None,
     license: Annotated[str | None, typer.Option(
         "--license", help="An SPDX expression (equivalent stored expressions match), or a "
-                          f"licence class: {_CLASSES}.")] = None,
+                          "licence class: commercial, non-commercial, academic-only, "
+                          "unspecified.")] = None,
     language: Annotated[list[str] | None, typer.Option(
         "--language", help="An ISO 639 code from the langid stage (of --run, else of the "
                            "latest completed `govcat run`); repeat it or give a comma list."
@@ -43,8 +40,8 @@ def list_(
         "--collected-after", help="Collected at or after (YYYY-MM-DD or ISO 8601).")] = None,
     collected_before: Annotated[str | None, typer.Option(
         "--collected-before", help="Collected before (YYYY-MM-DD or ISO 8601).")] = None,
-    limit: Annotated[int, typer.Option(
-        "--limit", help=f"Documents per page (1 to {svc.MAX_LIMIT:,}).")] = svc.DEFAULT_LIMIT,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", help="Documents per page (default 50, at most 10,000).")] = None,
     after: Annotated[str | None, typer.Option(
         "--after", help="The cursor: list the documents after this id.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the page as JSON.")] = False,
@@ -52,6 +49,9 @@ def list_(
         "--jsonl", help="One JSON document a line; the next cursor goes to stderr.")] = False,
 ) -> None:
     """Documents matching every filter, in id order, one page at a time."""
+    from catalog.cli.dates import parse_when
+    from catalog.services import documents as svc
+
     if json_out and jsonl:
         raise InvalidInput("--json and --jsonl: choose one")
     filters = svc.DocumentFilter(
@@ -61,7 +61,8 @@ def list_(
                          if collected_after else None),
         collected_before=(parse_when(collected_before, option="--collected-before")
                           if collected_before else None))
-    page = svc.list_documents(catalog(ctx), filters=filters, limit=limit, after=after)
+    page = svc.list_documents(catalog(ctx), filters=filters, after=after,
+                              limit=svc.DEFAULT_LIMIT if limit is None else limit)
     if json_out:
         print_json(page.to_dict())
         return
@@ -74,7 +75,7 @@ def list_(
     _print_table(page)
 
 
-def _print_table(page: svc.DocumentPage) -> None:
+def _print_table(page) -> None:
     docs = page.documents
     with_lang = bool(docs) and "lang" in docs[0]
     with_decisions = bool(docs) and "decisions" in docs[0]
