@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (idempotently) the separate venv that holds datatrove, the reference implementation
 # for the quality signals. It lives apart from the project venv because datatrove 0.10.1 pins
-# trafilatura<1.12 and pulls fasttext-numpy2-wheel (see ENVIRONMENT.md).
+# trafilatura<1.12 and pulls fasttext-numpy2-wheel (see docs/architecture.md, "Quality signals").
 #
 # Usage: bench/datatrove_env.sh            -> prints the venv's python path on success
 set -euo pipefail

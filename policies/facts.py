@@ -112,7 +112,8 @@ _BASE: tuple[Fact, ...] = (
     _f("policy.jurisdiction", "string", "jurisdiction the policy is written for"),
 )
 
-# Processing attributes. Quality signals follow DESIGN.md's Gopher / C4 / FineWeb definitions.
+# Processing attributes. Quality signals follow the Gopher / C4 / FineWeb definitions in
+# docs/architecture.md.
 _ATTRS: tuple[tuple[str, str, str, str], ...] = (
     ("langid", "lang", "string", "detected language (ISO 639-1, fastText lid.176)"),
     ("langid", "lang_score", "double", "confidence of the detected language, 0..1"),

