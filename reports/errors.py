@@ -5,9 +5,12 @@
     │                        a missing field, a NUL in an id, a malformed sha256)
     ├── ManifestError        manifest.json missing, unparsable, or not "govcat-release/1"
     ├── ProofError           an inclusion-proof file unreadable, malformed, or not verifying
-    └── SigningError
-        ├── KeyFileError     a key file missing, unreadable, already there, or not an EC key
-        └── SignatureError   a signature missing, unreadable, or not matching the folder
+    ├── SigningError
+    │   ├── KeyFileError     a key file missing, unreadable, already there, or not an EC key
+    │   └── SignatureError   a signature missing, unreadable, or not matching the folder
+    ├── CardError            a dataset card that cannot be written (existing card unreadable,
+    │                        a header value the Hub does not accept)
+    └── CroissantError       Croissant metadata missing a field the specification requires
 
 The catalog maps these onto its own typed errors; the message is written for a user and
 always names the file or document concerned.
@@ -49,7 +52,17 @@ class SignatureError(SigningError):
     pass
 
 
+class CardError(ReportsError):
+    pass
+
+
+class CroissantError(ReportsError):
+    pass
+
+
 __all__ = [
+    "CardError",
+    "CroissantError",
     "KeyFileError",
     "ManifestError",
     "ProofError",
