@@ -34,17 +34,17 @@ from catalog.models import (
 )
 from catalog.repositories import SourceRepository
 from catalog.runs import RunLifecycle
-from catalog.services.licensing import (
-    DOCUMENT_DECLARING,
-    TreeLicences,
-    conclude_document,
-    scan_tree,
-)
 from catalog.timeutil import as_utc, iso_utc
 from ingest import registry
 from ingest.consent.reservation import resolve_reservation
 from ingest.documents import count_tokens, document_id
 from ingest.formats import default_format
+from ingest.licensing.documents import (
+    DOCUMENT_DECLARING,
+    TreeLicences,
+    conclude_document,
+    scan_tree,
+)
 from ingest.textio import InputError
 from ingest.types import Quarantined, RawDocument, RobotsFound, Skipped
 
@@ -154,7 +154,7 @@ class Ingestor:
             if connector.name == "code_v1" and path.is_dir() and self.license_scan:
                 self.notice(f"scanning licences under {path} with scancode-toolkit "
                             "(cached by file hash)")
-                tree = scan_tree(path, data_root=self.catalog.data_root,
+                tree = scan_tree(path, cache_dir=self.layout.licence_cache,
                                  source_declared=self.source.declared_license)
                 self._trees[path] = tree
                 if tree is not None:
