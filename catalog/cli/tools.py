@@ -198,7 +198,7 @@ def license_(
     json_out: JsonFlag = False,
 ) -> None:
     """The concluded SPDX licence of a file (or of every file of a folder), with evidence."""
-    from catalog.services.licensing import conclude_path
+    from ingest.licensing.documents import conclude_path
 
     if batch is not None:
         run_batch(batch, lambda o: conclude_path(Path(o["path"])), ("path",))
