@@ -7,7 +7,8 @@
     ├── AlreadyExists                duplicate slug, same policy version...  (exit 5)
     ├── InvalidInput                 a value is not acceptable
     │   ├── InvalidLicense           not SPDX; carries the closest valid ids
-    │   └── RegistryError            a registry file has bad rows; lists every one
+    │   ├── RegistryError            a registry file has bad rows; lists every one
+    │   └── InvalidMetadata          release metadata invalid or incomplete; lists every problem
     ├── IntegrityError               the catalog's own checks failed (audit chain broken) (exit 6)
     │   └── ChecksFailed             a verification found problems; lists every one
     └── Busy                         another live command holds the lock; names it     (exit 7)
@@ -68,6 +69,17 @@ class RegistryError(InvalidInput):
         return [self.message, *(f"  {p}" for p in self.problems)]
 
 
+class InvalidMetadata(InvalidInput):
+    """A release metadata file is invalid or incomplete; `lines()` lists every problem."""
+
+    def __init__(self, head: str, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__(head)
+
+    def lines(self) -> list[str]:
+        return [self.message, *(f"  {p}" for p in self.problems)]
+
+
 class IntegrityError(GovcatError):
     exit_code = 6
 
@@ -98,6 +110,7 @@ __all__ = [
     "GovcatError",
     "IntegrityError",
     "InvalidInput",
+    "InvalidMetadata",
     "InvalidLicense",
     "NotFound",
     "RegistryError",
