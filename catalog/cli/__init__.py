@@ -40,6 +40,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("db", "catalog.cli.db:app", "Catalog database schema."),
     ("docs", "catalog.cli.docs:app", "Find documents in the index."),
     ("release", "catalog.cli.release:app", "Releases: cut a run into a verifiable, signed corpus."),
+    ("verify", "catalog.cli.verify:verify",
+     "Re-hash every shard (documents, attributes, decisions) against the catalog's sha256."),
     ("report", "catalog.cli.report:app", "Reports of a release: datasheet, card, AI Act summary."),
 )
 

@@ -29,6 +29,7 @@ from catalog.models import Document, Shard
 from catalog.runs import RunLifecycle
 from catalog.services import gate as gate_svc
 from catalog.services import policies as policy_store
+from catalog.services.integrity import check_document_shards
 from catalog.timeutil import as_utc
 from common.atomic import file_sha256, write_table_atomic
 from policies import decision_log
@@ -139,8 +140,12 @@ class _Run:
                                      .where(Document.id.in_(chunk))):
                     self.docs[row[0]] = (row[1], row[2] or 0, row[3], row[4])
             shard_ids = sorted({v[0] for v in self.docs.values() if v[0] is not None})
-            for sh in s.execute(select(Shard).where(Shard.id.in_(shard_ids))).scalars():
-                self.shard_paths[sh.id] = sh.path
+            shards = s.execute(select(Shard).where(Shard.id.in_(shard_ids))).scalars().all()
+        for sh in shards:
+            self.shard_paths[sh.id] = sh.path
+        # Every stage reads these: a missing, truncated or altered shard stops the run here,
+        # named, before any work is done on it.
+        check_document_shards(self.catalog, shards)
 
     def _shards_with_alive(self) -> list[int]:
         return sorted({self.docs[i][0] for i in self.alive if self.docs[i][0] is not None})

@@ -51,6 +51,7 @@ from catalog.models import (
 )
 from catalog.runs import RunLifecycle
 from catalog.services.facts import OptOutMatcher
+from catalog.services.integrity import check_document_shards
 from catalog.services.sources import source_record
 from catalog.timeutil import as_utc, iso_utc
 from common.atomic import file_sha256, write_table_atomic
@@ -203,16 +204,6 @@ class _Cut:
                 out[doc_id] = sorted(set(ids), key=lambda r: int(r.split("-")[1]))
         return out
 
-    def _check_shards(self) -> None:
-        for shard in self.shards.values():
-            path = self.layout.absolute(shard.path)
-            if not path.exists():
-                raise IntegrityError(f"document shard {shard.path} is missing; restore it or "
-                                     "re-ingest its source, then cut again")
-            if file_sha256(path) != shard.sha256:
-                raise IntegrityError(f"document shard {shard.path} does not match the sha256 "
-                                     "the catalog recorded; run `govcat verify` and restore it")
-
     # ------------------------------------------------------------------ writing
     def _texts(self, ids: Sequence[str]):
         """(id, text) of `ids` in id order, read from the document shards by DuckDB."""
@@ -337,7 +328,7 @@ class _Cut:
             with self.catalog.session() as session:
                 excluded = self._optouts(session, created_at)
             released = [d for d in self.kept if d not in excluded]
-            self._check_shards()
+            check_document_shards(self.catalog, self.shards.values())
             staging = self.layout.release_staging(self.name, self.version)
             shutil.rmtree(staging, ignore_errors=True)  # a killed attempt's, under our lock
             staging.mkdir(parents=True)

@@ -130,3 +130,40 @@ def test_a_second_ingest_of_the_same_source_exits_naming_the_holder(cli, catalog
     assert r.stderr.count("\n") == 1 and "source:j is busy: ingest run" in r.stderr
     assert "Traceback" not in r.output
     assert cli("ingest", "j", str(data)).exit_code == 0
+
+
+def _ingested(cli, tmp_path, n: int = 6):
+    assert cli("source", "add", "v", "--kind", "other", "--license", "CC-BY-4.0",
+               "--tos-verdict", "unrestricted").exit_code == 0
+    assert cli("source", "approve", "v", "--reason", "t").exit_code == 0
+    data = tmp_path / "v.jsonl"
+    data.write_text("".join(json.dumps({"id": str(i), "text": f"document number {i} " * 40})
+                            + "\n" for i in range(n)))
+    assert cli("ingest", "v", str(data), "--shard-docs", "3").exit_code == 0
+    return sorted((cli.home / "shards" / "v").rglob("*.parquet"))
+
+
+def test_verify_names_missing_changed_and_altered_documents(cli, tmp_path):
+    shards = _ingested(cli, tmp_path)
+    assert cli("verify").exit_code == 0
+    assert cli("verify", "--deep", "--source", "v").exit_code == 0
+    # Rewrite one shard with one text altered: the file hash and, with --deep, the document.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(shards[0])
+    texts = table.column("text").to_pylist()
+    texts[1] = texts[1].replace("number", "numbr")
+    table = table.set_column(table.schema.get_field_index("text"), "text",
+                             pa.array(texts, table.schema.field("text").type))
+    pq.write_table(table, shards[0])
+    shards[1].unlink()
+    r = cli("verify", "--deep")
+    assert r.exit_code == 6 and "Traceback" not in r.output
+    assert "2 problem(s)" in r.stderr or "3 problem(s)" in r.stderr
+    assert f"{shards[1].name}: missing" in r.stderr
+    assert "sha256" in r.stderr and "does not match its content hash" in r.stderr
+    # govcat run stops at the damaged shard, naming it, before any work.
+    r = cli("run", "research-permissive", "--workers", "1")
+    assert r.exit_code == 6 and "Traceback" not in r.output
+    assert "document shard" in r.stderr and r.stderr.count("\n") == 1
