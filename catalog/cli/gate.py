@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from catalog.cli.common import (
     JsonOption,
     PolicyArgument,
     SourcesOption,
+    Table,
     catalog,
     console,
     print_json,
@@ -18,8 +18,6 @@ from catalog.cli.common import (
     state,
 )
 from catalog.cli.progress import counting
-from catalog.services import explain as explain_svc
-from catalog.services import gate as svc
 
 
 def gate(
@@ -29,6 +27,8 @@ def gate(
     json_out: JsonOption = False,
 ) -> None:
     """Run the policy's admission stage over the document index and record every decision."""
+    from catalog.services import gate as svc
+
     slugs = split_slugs(sources)
     with counting(f"gate {policy}") as advance:
         result = svc.gate(catalog(ctx), policy_ref=policy, sources=slugs, progress=advance)
@@ -41,9 +41,8 @@ def gate(
     for effect, n in sorted(result.by_effect.items()):
         console.print(f"  {effect}: {n:,} documents, {result.tokens_by_effect[effect]:,} tokens",
                       markup=False)
-    table = Table(title="per-rule counts (a document may count under several deny rules)")
-    for col in ("rule", "effect", "documents", "tokens"):
-        table.add_column(col)
+    table = Table("rule", "effect", "documents", "tokens", ids={"rule"},
+                  title="per-rule counts (a document may count under several deny rules)")
     for r in data["rules"]:
         table.add_row(r["rule"], r["effect"], f"{r['documents']:,}", f"{r['tokens']:,}")
     console.print(table)
@@ -55,6 +54,8 @@ def explain(ctx: typer.Context,
                 help="A document id (<source>/<hash>) or the document's URL.")],
             json_out: JsonOption = False) -> None:
     """A document's source, evidence, consent, and every decision with rule and reason."""
+    from catalog.services import explain as explain_svc
+
     data = explain_svc.explain(catalog(ctx), doc_id=doc_id, agents=state(ctx).settings.agents)
     if json_out:
         print_json(data)
