@@ -9,6 +9,7 @@ from the release's own manifest and data shards wherever they can, so a report n
 something the folder does not; the catalog adds what a folder cannot hold (sources and their
 reviews, the policy's rules and reasons, robots.txt snapshots). See docs/reports.md.
 
+The renderers in reports/ take `facts.to_dict()` (reports/ cannot import the catalog).
 Per-document attribution notices can be many; they are streamed by `attribution_entries`,
 not held in `ReleaseFacts`.
 """
@@ -72,6 +73,7 @@ class ReleaseFacts:
       `top_domains` the first TOP_DOMAINS_LISTED of them; `top_decile_domains` the top 10%
       of domains by bytes (at least one when there is any host), as the AI Act template asks;
       `collection_period` {start, end} min/max of collected_at (null when unknown);
+      `collection_period_by_source` {slug: {start, end}};
       `undated_documents`.
     - `languages` [language codes] by tokens, desc.
     - `funnel` the manifest funnel verbatim: [{stage, docs_in, tokens_in, kept, kept_tokens,
@@ -172,7 +174,7 @@ def _hosts_and_period(folder: Path, data_files: Sequence[dict[str, Any]]) -> dic
 
     files = _data_glob(folder, data_files)
     if not files:
-        return {"hosts": [], "start": None, "end": None, "undated": 0}
+        return {"hosts": [], "start": None, "end": None, "undated": 0, "by_source": {}}
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     rows = con.execute(
@@ -182,10 +184,14 @@ def _hosts_and_period(folder: Path, data_files: Sequence[dict[str, Any]]) -> dic
     start, end, undated = con.execute(
         "select min(collected_at), max(collected_at), count(*) - count(collected_at) "
         "from read_parquet(?)", [files]).fetchone()
+    per_source = con.execute(
+        "select source, min(collected_at), max(collected_at) from read_parquet(?) "
+        "group by source order by source", [files]).fetchall()
     hosts = [{"host": h, "documents": int(d), "tokens": int(t), "bytes": int(b)}
              for h, d, t, b in rows]
     return {"hosts": hosts, "start": iso_utc(start), "end": iso_utc(end),
-            "undated": int(undated or 0)}
+            "undated": int(undated or 0),
+            "by_source": {s: {"start": iso_utc(a), "end": iso_utc(b)} for s, a, b in per_source}}
 
 
 def _domains(hosts: list[dict[str, Any]]) -> tuple[list, list]:
@@ -475,6 +481,7 @@ def gather(catalog, ref: str, *, agents: Sequence[str] | None = None) -> Release
         "domains": domains, "top_domains": domains[:TOP_DOMAINS_LISTED],
         "top_decile_domains": decile,
         "collection_period": {"start": hp["start"], "end": hp["end"]},
+        "collection_period_by_source": hp["by_source"],
         "undated_documents": hp["undated"],
     }
     funnel = list(manifest.get("funnel", []))
