@@ -149,3 +149,39 @@ def verify(session: Session) -> VerifyResult:
                             f"the chain ends at event {count} but the head records event "
                             f"{head_seq}: events after {count} were deleted", count + 1)
     return VerifyResult(True, count, prev)
+
+
+def head(session: Session) -> tuple[int, str]:
+    """(events, head hash) as the catalog stores them: what a reviewer saves elsewhere."""
+    row = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalars().first()
+    return (row.seq, row.hash) if row else (0, GENESIS)
+
+
+def check_anchors(session: Session, anchors: Sequence[tuple[int | None, str]]) -> list[str]:
+    """Whether the chain still extends each head saved earlier (event count, hash): one line
+    per anchor it no longer holds. A consistent rewrite of the chain passes `verify` but not
+    this, as long as the anchor was saved outside the database."""
+    problems = []
+    for seq, digest in anchors:
+        stmt = select(AuditEvent.seq).where(AuditEvent.hash == digest)
+        found = session.execute(stmt).scalars().first()
+        if digest == GENESIS and (seq or 0) == 0:
+            continue
+        where = f" (event {seq})" if seq is not None else ""
+        if found is None:
+            problems.append(f"the chain no longer holds head {digest[:16]}…{where} saved "
+                            "earlier: events up to it were rewritten or deleted")
+        elif seq is not None and found != seq:
+            problems.append(f"head {digest[:16]}… was saved as event {seq} but is now event "
+                            f"{found}: the chain was rewritten")
+    return problems
+
+
+def parse_anchor(text: str) -> tuple[int | None, str]:
+    """`HASH`, `SEQ:HASH` or `SEQ HASH` (what `govcat audit head` prints)."""
+    parts = text.replace(":", " ").split()
+    if len(parts) == 1 and len(parts[0]) == 64:
+        return None, parts[0].lower()
+    if len(parts) == 2 and parts[0].isdigit() and len(parts[1]) == 64:
+        return int(parts[0]), parts[1].lower()
+    raise ValueError(f"{text[:80]!r} is not a head (HASH or SEQ:HASH)")

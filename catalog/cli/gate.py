@@ -85,8 +85,26 @@ def explain(ctx: typer.Context,
                   f"{', '.join(f.get('optout.request_ids', [])) or 'none'}", markup=False)
     if not data["decisions"]:
         console.print("  no decisions yet (run `govcat gate POLICY`)")
+    pipeline = object()
     for dec in data["decisions"]:
-        console.print(f"  run {dec['run']} {dec['stage']} under {dec['policy']} "
-                      f"(sha256 {dec['policy_sha256'][:12]}…): [bold]{dec['effect']}[/bold]")
+        if dec["pipeline_run"] != pipeline:
+            pipeline = dec["pipeline_run"]
+            head = (f"processing run {pipeline}" if pipeline is not None
+                    else f"gate run {dec['run']}")
+            console.print(f"  {head} under {dec['policy']} (sha256 "
+                          f"{dec['policy_sha256'][:12]}…):", markup=False)
+        extra = ""
+        if dec.get("redact"):
+            extra = f" {', '.join(dec['redact'])} ({dec['redact_spans']} span(s))"
+        console.print(f"    {dec['stage']:<9} run {dec['run']}: "
+                      f"[bold]{dec['effect']}[/bold]{extra}")
         for r in dec["rules"]:
-            console.print(f"    {r['rule']}: {r['reason']}", markup=False)
+            console.print(f"      {r['rule']}: {r['reason']}", markup=False)
+        for e in dec.get("errors", []):
+            console.print(f"      could not evaluate: {e}", markup=False)
+    for rel in data.get("releases", []):
+        if rel["holds"]:
+            console.print(f"  in release {rel['release']}", markup=False)
+        else:
+            console.print(f"  left out of release {rel['release']}: {rel['reason']}",
+                          markup=False)

@@ -54,6 +54,21 @@ def release_dir(catalog, ref: str) -> Path:
         return catalog.layout.absolute(find(s, ref).path)
 
 
+def recorded_audit_head(catalog, ref: str) -> tuple[int, str]:
+    """The audit head a release's manifest recorded at cut time (read from its folder, which
+    a database edit cannot rewrite together with the chain)."""
+    from reports.errors import ReportsError
+    from reports.manifest import load_manifest
+
+    try:
+        head = load_manifest(release_dir(catalog, ref)).get("audit_head") or {}
+    except ReportsError as exc:
+        raise InvalidInput(str(exc)) from None
+    if not head.get("hash"):
+        raise InvalidInput(f"release {ref!r}: its manifest records no audit head")
+    return int(head.get("seq", 0)), str(head["hash"])
+
+
 def summary(r: Release) -> dict[str, Any]:
     return {"release": f"{r.name}@{r.version}", "name": r.name, "version": r.version,
             "description": r.description, "run": r.run_id, "documents": r.documents,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import text
+from sqlmodel import select
 
 
 def _setup(cli, n=3):
@@ -18,6 +19,10 @@ def _exec(cli, sql: str, **params):
 
     cat = Catalog(Settings(database_url=cli.db_url, home=cli.home))
     with cat.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # The append-only triggers refuse these edits; a superuser can turn triggers off,
+            # which is the kind of tampering these tests stand for.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(sql), params)
     cat.dispose()
 
@@ -73,3 +78,65 @@ def test_log_filters_by_entity_type(cli):
     _setup(cli, 2)
     assert len(json.loads(cli("audit", "log", "--entity", "source", "--json").stdout)) == 2
     assert json.loads(cli("audit", "log", "--entity", "run", "--json").stdout) == []
+
+
+def test_a_consistent_rewrite_is_caught_by_a_saved_head(cli, db_url, tmp_path):
+    import subprocess
+    import urllib.parse
+
+    import pytest
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the rewrite goes through psql; SQLite has no triggers to bypass")
+    _setup(cli)
+    saved = cli("audit", "head").stdout.strip()
+    assert saved.startswith("3:") and len(saved) == 2 + 64
+    (tmp_path / "heads.txt").write_text(saved + "\n")
+    # As the owner could: turn the triggers off and rewrite every event and the head so
+    # that the chain is consistent again (event 1 now says someone else acted).
+    from catalog.audit import GENESIS, event_hash
+    from catalog.context import Catalog
+    from catalog.models import AuditEvent
+    from catalog.settings import Settings
+
+    cat = Catalog(Settings(database_url=db_url, home=cli.home))
+    with cat.session() as s:
+        events = s.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    cat.dispose()
+    prev, sql = GENESIS, ["BEGIN;", "SET LOCAL session_replication_role = replica;"]
+    for ev in events:
+        actor = "mallory" if ev.seq == 1 else ev.actor
+        digest = event_hash(seq=ev.seq, at=ev.at, actor=actor, action=ev.action,
+                            entity_type=ev.entity_type, entity_id=ev.entity_id,
+                            before=ev.before, after=ev.after, prev_hash=prev)
+        sql.append(f"UPDATE audit_events SET actor = '{actor}', prev_hash = '{prev}', "
+                   f"hash = '{digest}' WHERE seq = {ev.seq};")
+        prev = digest
+    sql += [f"UPDATE audit_head SET hash = '{prev}' WHERE id = 1;", "COMMIT;"]
+    parts = urllib.parse.urlsplit(db_url.replace("postgresql+psycopg://", "postgresql://"))
+    schema = urllib.parse.parse_qs(parts.query)["options"][0].split("=")[1]
+    env = {"PGOPTIONS": f"-csearch_path={schema}", "PATH": "/usr/bin:/bin"}
+    base = urllib.parse.urlunsplit(parts._replace(query=""))
+    out = subprocess.run(["psql", base, "-v", "ON_ERROR_STOP=1", "-q", "-c", "\n".join(sql)],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert cli("audit", "verify").exit_code == 0  # consistent: the chain alone cannot tell
+    r = cli("audit", "verify", "--expect-head", saved)
+    assert r.exit_code == 6 and "no longer holds head" in r.stderr
+    assert cli("audit", "verify", "--expect-file", str(tmp_path / "heads.txt")).exit_code == 6
+    # Without turning triggers off, psql cannot edit or delete an event.
+    refused = subprocess.run(["psql", base, "-q", "-c", "DELETE FROM audit_events WHERE seq = 3"],
+                             capture_output=True, text=True, env=env)
+    assert "append-only" in refused.stderr
+
+
+def test_a_saved_head_that_the_chain_extends_passes(cli, tmp_path):
+    _setup(cli, 2)
+    saved = cli("audit", "head").stdout.strip()
+    assert cli("source", "add", "later", "--kind", "other").exit_code == 0
+    r = cli("audit", "verify", "--expect-head", saved)
+    assert r.exit_code == 0 and "extends 1 saved head" in r.stdout
+    head = json.loads(cli("audit", "head", "--json").stdout)
+    assert head["events"] == 3
+    r = cli("audit", "verify", "--expect-head", "not-a-hash")
+    assert r.exit_code == 2 and "is not a head" in r.stderr

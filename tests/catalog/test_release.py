@@ -48,7 +48,8 @@ def test_cut_writes_a_loadable_redacted_release_that_verifies(cli, released):
     assert {f["kind"] for f in manifest["files"]} == {"data", "index", "decisions", "excluded"}
     assert manifest["counts"]["by_source"]["c"]["documents"] == 3
     assert manifest["counts"]["by_license_class"]
-    assert manifest["sources"][0]["slug"] == "c" and len(manifest["sources"][0]["record_sha256"]) == 64
+    [source] = manifest["sources"]
+    assert source["slug"] == "c" and len(source["record_sha256"]) == 64
     assert manifest["models"]["langid"]["name"] == "lid.176.ftz"
     assert [f["stage"] for f in manifest["funnel"]] == ["admission", "langid", "quality",
                                                        "dedup", "pii"]
@@ -254,3 +255,15 @@ def test_a_killed_cut_leaves_no_release_and_the_rerun_is_identical(cli, released
             assert (folder / rel).read_bytes() == (reference / rel).read_bytes(), rel
     assert cli("release", "verify", "demo").exit_code == 0
     assert not list((cli.home / "releases" / "demo").glob(".*staging*"))
+
+
+def test_audit_verify_against_a_release_checks_its_recorded_head(cli, released):
+    _cut(cli, released["run"])
+    r = cli("audit", "verify", "--against-release", "demo")
+    assert r.exit_code == 0 and "extends 1 saved head" in r.stdout
+    manifest = _folder(cli) / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["audit_head"]["hash"] = "0" * 64
+    manifest.write_text(json.dumps(m))
+    r = cli("audit", "verify", "--against-release", "demo")
+    assert r.exit_code == 6 and "no longer holds head" in r.stderr
