@@ -106,7 +106,13 @@ class MetadataError(ReportsError):
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """The safe loader, refusing aliases (and so anchors' reuse) outright."""
+    """The safe loader, refusing aliases (and so anchors' reuse) outright. Dates stay text
+    (checked by the schema), so a bad date is one problem line, not a crash."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
@@ -139,7 +145,7 @@ def parse_metadata(text: str, file: str = "<metadata>") -> dict[str, Any]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}" if mark else file
         raise MetadataError(file, [f"{where}: not valid YAML: {exc.problem or exc}"]) from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise MetadataError(file, [f"{file}: not valid YAML: {exc}"]) from None
     finally:
         loader.dispose()
