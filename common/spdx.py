@@ -38,6 +38,7 @@ __all__ = [
     "license_keys",
     "licensing",
     "normalize",
+    "or_all",
     "parse",
     "suggest",
     "try_normalize",
@@ -180,14 +181,24 @@ def is_equivalent(a: str, b: str) -> bool:
 
 def and_all(expressions: Iterable[str]) -> str:
     """The conjunction of expressions (all apply), each licence once, in canonical form."""
-    from license_expression import combine_expressions
+    return _combine(expressions, "AND")
 
-    unique = list(dict.fromkeys(expressions))
-    if len(unique) == 1:
-        return canonical(unique[0])
-    combined = combine_expressions([parse(e) for e in unique], relation="AND", unique=True,
-                                   licensing=licensing())
-    return _render(combined)
+
+def or_all(expressions: Iterable[str]) -> str:
+    """The disjunction of expressions (a choice among them), each licence once, canonical."""
+    return _combine(expressions, "OR")
+
+
+def _combine(expressions: Iterable[str], relation: str) -> str:
+    # Terms already joined the same way are spliced in, so "(A AND B) AND A" reads "A AND B".
+    kind = licensing().AND if relation == "AND" else licensing().OR
+    terms: list[LicenseExpression] = []
+    for expression in dict.fromkeys(expressions):
+        parsed = parse(expression)
+        for term in parsed.args if isinstance(parsed, kind) else (parsed,):
+            if term not in terms:
+                terms.append(term)
+    return _render(terms[0] if len(terms) == 1 else kind(*terms))
 
 
 def suggest(symbol: str, *, limit: int = 3) -> tuple[str, ...]:

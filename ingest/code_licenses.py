@@ -18,28 +18,45 @@ Manifests read: pyproject.toml (`project.license` as a PEP 639 expression or a `
 (`license`, and the deprecated `{type}` / `licenses: [...]` forms), Cargo.toml
 (`package.license` with the old `/` separator, `package.license-file`), composer.json
 (`license` as a string or a list, which Composer defines as a disjunction) and `*.gemspec`
-(`license = "..."` / `licenses = [...]` string literals only: a gemspec is Ruby code).
+(`license = "..."` / `licenses = [...]` string literals only: a gemspec is Ruby code), and
+Python core metadata (PKG-INFO / METADATA: `License-Expression`, `License`, `Classifier`).
+Trove licence classifiers (`License :: ...`, also from pyproject and setup.cfg) become findings
+of field `classifier`; a short GNU name that is not SPDX ("GPLv3+") is read by
+`ingest.license_names`.
+
+One manifest often says the same thing several times (PEP 639 `License-Expression`, the old
+`License` field, classifiers). `package_declaration` reads those fields the way the metadata
+standards rank them — an expression field over a free-text field over classifiers — and lets a
+lower field only sharpen a GNU version the higher one left open (`GPL-3.0` and the classifier
+`GPLv3+` say GPL-3.0-or-later).
 """
 
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import json
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
+from common import spdx
 from common.spdx import try_normalize
+from ingest.license_names import classifier_license, gnu_license_name, is_license_classifier
 from ingest.types import LicenseFinding
 
 __all__ = [
     "MANIFEST_NAMES",
+    "Declaration",
     "SEE_FILE",
     "UNLICENSED",
     "UNPARSED",
     "is_manifest",
+    "package_declaration",
     "package_metadata_licenses",
     "spdx_header",
     "spdx_header_finding",
@@ -48,6 +65,8 @@ __all__ = [
 UNPARSED = "LicenseRef-govcat-unparsed"
 SEE_FILE = "LicenseRef-govcat-see-file"
 UNLICENSED = "LicenseRef-govcat-unlicensed"
+
+CLASSIFIER = "classifier"
 
 SPDX_HEADER_LINES = 30
 _RAW_LIMIT = 2000  # a `{text = ...}` table may hold a whole licence; keep its start
@@ -115,7 +134,27 @@ def _see_file(file: str, *, location: str, field: str) -> LicenseFinding:
 
 
 def _declared(value: str, *, location: str, field: str, raw: str | None = None) -> LicenseFinding:
-    return _finding("package-metadata", value, location=location, field=field, raw=raw)
+    finding = _finding("package-metadata", value, location=location, field=field, raw=raw)
+    if finding.expression == UNPARSED:
+        gnu = gnu_license_name(value)
+        if gnu is not None:
+            finding.expression = gnu
+            finding.extra["read_as"] = "GNU licence name"
+    return finding
+
+
+def _classifiers(values: Iterable[str], location: str) -> list[LicenseFinding]:
+    return [
+        LicenseFinding(
+            detector="package-metadata",
+            expression=classifier_license(value) or UNPARSED,
+            location=location,
+            raw=value.strip(),
+            extra={"field": CLASSIFIER},
+        )
+        for value in values
+        if is_license_classifier(value)
+    ]
 
 
 def _from_pyproject(path: Path, location: str) -> list[LicenseFinding]:
@@ -136,6 +175,9 @@ def _from_pyproject(path: Path, location: str) -> list[LicenseFinding]:
     poetry = data.get("tool", {}).get("poetry", {}).get("license")
     if isinstance(poetry, str):
         found.append(_declared(poetry, location=location, field="tool.poetry.license"))
+    classifiers = data.get("project", {}).get("classifiers")
+    if isinstance(classifiers, list):
+        found.extend(_classifiers((c for c in classifiers if isinstance(c, str)), location))
     return found
 
 
@@ -143,7 +185,26 @@ def _from_setup_cfg(path: Path, location: str) -> list[LicenseFinding]:
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
     value = parser.get("metadata", "license", fallback="").strip()
-    return [_declared(value, location=location, field="metadata.license")] if value else []
+    found = [_declared(value, location=location, field="metadata.license")] if value else []
+    classifiers = parser.get("metadata", "classifiers", fallback="")
+    found.extend(_classifiers(classifiers.splitlines(), location))
+    return found
+
+
+def _from_core_metadata(path: Path, location: str) -> list[LicenseFinding]:
+    """PKG-INFO (sdists) and METADATA (wheels): RFC 822 headers, per the core metadata spec."""
+    headers = HeaderParser().parsestr(path.read_text(encoding="utf-8", errors="replace"))
+    if headers.get("Metadata-Version") is None:
+        return []  # a file of that name that is not Python package metadata
+    found: list[LicenseFinding] = []
+    expression = (headers.get("License-Expression") or "").strip()
+    if expression:
+        found.append(_declared(expression, location=location, field="License-Expression"))
+    license_ = (headers.get("License") or "").strip()
+    if license_ and license_.upper() != "UNKNOWN":
+        found.append(_declared(license_, location=location, field="License"))
+    found.extend(_classifiers(headers.get_all("Classifier") or [], location))
+    return found
 
 
 def _from_package_json(path: Path, location: str) -> list[LicenseFinding]:
@@ -226,6 +287,8 @@ _READERS: dict[str, Callable[[Path, str], list[LicenseFinding]]] = {
     "package.json": _from_package_json,
     "Cargo.toml": _from_cargo,
     "composer.json": _from_composer,
+    "PKG-INFO": _from_core_metadata,
+    "METADATA": _from_core_metadata,
 }
 MANIFEST_NAMES = frozenset(_READERS)
 
@@ -260,3 +323,96 @@ def package_metadata_licenses(
                 location = prefix + path.name
                 errors.append((location, f"{location}: cannot read licence metadata: {exc}"))
     return found
+
+
+# ---------------------------------------------------------------- one declaration per manifest
+
+# How the metadata standards rank a manifest's licence fields (PEP 639: License-Expression
+# supersedes License and the classifiers; npm, Cargo and Composer have one expression field).
+_EXPRESSION_FIELDS = frozenset({
+    "License-Expression", "project.license", "tool.poetry.license", "license", "license.type",
+    "licenses[].type", "package.license", "licenses",
+})
+_TEXT_FIELDS = frozenset({"License", "project.license.text", "metadata.license"})
+_NOT_A_LICENCE = frozenset({UNPARSED, SEE_FILE})
+_GNU = re.compile(r"^(?P<base>(?:A|L)?GPL-\d\.\d)-(?P<range>only|or-later)$")
+
+
+@dataclass(slots=True)
+class Declaration:
+    """What a package's manifests declare, as one expression, with the findings it rests on."""
+
+    expression: str | None
+    findings: list[LicenseFinding] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def _rank(finding: LicenseFinding) -> int:
+    name = (finding.extra or {}).get("field")
+    if name == CLASSIFIER:
+        return 2
+    return 1 if name in _TEXT_FIELDS else 0
+
+
+def package_declaration(findings: Sequence[LicenseFinding]) -> Declaration:
+    """One expression for the package-metadata findings (several manifests: all apply)."""
+    by_location: dict[str, list[LicenseFinding]] = {}
+    for finding in findings:
+        by_location.setdefault(finding.location, []).append(finding)
+    parts: list[Declaration] = [_one_manifest(loc, fs) for loc, fs in by_location.items()]
+    parts = [p for p in parts if p.expression is not None]
+    if not parts:
+        return Declaration(None)
+    return Declaration(
+        spdx.and_all(p.expression for p in parts if p.expression),
+        [f for p in parts for f in p.findings],
+        [n for p in parts for n in p.notes],
+    )
+
+
+def _one_manifest(location: str, findings: list[LicenseFinding]) -> Declaration:
+    identified = [f for f in findings if f.expression not in _NOT_A_LICENCE
+                  and try_normalize(f.expression) is not None]
+    if not identified:
+        return Declaration(None)
+    top = min(_rank(f) for f in identified)
+    chosen = [f for f in identified if _rank(f) == top]
+    lower = [f for f in identified if _rank(f) > top]
+    notes: list[str] = []
+    if top == 2 and len({f.expression for f in chosen}) > 1:
+        # Classifiers do not say how they combine; packages list several for a choice.
+        expression = spdx.or_all(f.expression for f in chosen)
+        notes.append(f"{location}: {len(chosen)} licence classifiers and no licence field: "
+                     f"read as a choice ({expression})")
+    else:
+        expression = spdx.and_all(f.expression for f in chosen)
+    if lower:
+        notes.append(f"{location}: {_fields(chosen)} supersedes {_fields(lower)}")
+    expression, used = _sharpen_gnu(expression, chosen, lower, location, notes)
+    return Declaration(expression, chosen + used, notes)
+
+
+def _fields(findings: Iterable[LicenseFinding]) -> str:
+    return ", ".join(dict.fromkeys(str((f.extra or {}).get("field")) for f in findings))
+
+
+def _sharpen_gnu(
+    expression: str, chosen: list[LicenseFinding], lower: list[LicenseFinding], location: str,
+    notes: list[str],
+) -> tuple[str, list[LicenseFinding]]:
+    """`GPL-3.0` (which SPDX reads as -only) beside a lower field that says "or later"."""
+    explicit_only = any("only" in f.raw.lower() for f in chosen)
+    used: list[LicenseFinding] = []
+    for key in sorted(spdx.license_keys(expression)):
+        match = _GNU.match(key)
+        if match is None or match["range"] != "only" or explicit_only:
+            continue
+        later = f"{match['base']}-or-later"
+        sharper = next((f for f in lower if later in spdx.license_keys(f.expression)), None)
+        if sharper is not None:
+            expression = spdx.canonical(re.sub(rf"(?<![\w.-]){re.escape(key)}(?![\w.-])", later,
+                                               expression))
+            used.append(sharper)
+            notes.append(f"{location}: {key} does not say 'only'; its "
+                         f"{(sharper.extra or {}).get('field')} {sharper.raw!r} says or later")
+    return expression, used

@@ -10,7 +10,13 @@ The most specific evidence decides, in this order:
 5. the repository's licence (e.g. what the hosting service reports, or go-license-detector);
 6. the source's declaration (what the catalog was told when the source was registered).
 
-Several findings at one level all apply, so they are joined with AND. Findings below
+A licence file or a file's notices are *read* (`ingest.licensing.reading`): licences quoted
+for parts (history, documentation, bundled or vendored code, named files) are kept as
+`secondary` evidence instead of concluded; a GPL/LGPL/AGPL text is `-or-later` when a notice
+or the package metadata says so and `-only` (with a note) when nothing does; a file that offers
+a choice ("either ... or", "dual licensed") concludes OR. Package metadata is read as one
+declaration per manifest (`ingest.code_licenses.package_declaration`: License-Expression over
+License over classifiers). Other findings at one level all apply, joined with AND. Findings below
 `min_score` are ignored, and some findings are not conclusions: a pointer elsewhere ("see
 LICENSE", scancode's `unknown-license-reference`, a manifest's `license = {file = ...}`) never
 concludes, and an unidentified licence (scancode's `unknown`, a manifest value that is not
@@ -29,13 +35,23 @@ Exception tree::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from common import spdx
-from ingest.code_licenses import SEE_FILE, UNPARSED
+from ingest.code_licenses import UNPARSED, Declaration, package_declaration
+from ingest.licensing.reading import Reading, read
+from ingest.licensing.tree import (
+    DEFERRING,
+    LicenseFileIndex,
+    TreeTexts,
+    ancestors,
+    is_header_finding,
+    is_license_file,
+    metadata_by_dir,
+    nearest_license_files,
+)
 from ingest.types import LicenseFinding
 
 __all__ = [
@@ -52,14 +68,6 @@ __all__ = [
 
 DEFAULT_MIN_SCORE = 0.75  # go-license-detector's own default threshold; scancode scores 0..1
 
-# Findings that point at another place instead of naming a licence.
-_DEFERRING = frozenset(
-    key.lower()
-    for key in (
-        SEE_FILE,
-        "LicenseRef-scancode-unknown-license-reference",
-    )
-)
 # Findings that say "some licence, not identified".
 _UNIDENTIFIED = frozenset(
     key.lower()
@@ -71,13 +79,8 @@ _UNIDENTIFIED = frozenset(
     )
 )
 
-_LICENSE_STEM = re.compile(
-    r"^(?:(?:un)?licen[cs]e|copying|copyright|[a-z0-9.]+[-_]licen[cs]e)(?P<rest>.*)$",
-    re.IGNORECASE,
-)
-_TEXT_EXTENSIONS = frozenset({"txt", "md", "markdown", "rst", "html", "htm", "adoc", "org"})
-
-
+_READ_LEVELS = frozenset({"notices in the file", "nearest licence file"})
+_METADATA_LEVEL = "package metadata"
 class DeclaredLicenseError(ValueError):
     """A source declaration that is not a valid SPDX expression."""
 
@@ -91,6 +94,9 @@ class Conclusion:
     conflict: bool = False
     conflict_detail: str | None = None
     level: str | None = None  # which level concluded ("file header", ...)
+    # Licences the concluding files quote for parts (documentation, bundled code, history),
+    # each with `extra["scope"]` and `extra["context"]`: evidence, not the conclusion.
+    secondary: list[LicenseFinding] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -132,13 +138,24 @@ def _sort(level: _Level, min_score: float) -> _Level:
             level.notes.append(
                 f"{level.name}: ignored {_describe(finding)}: score below {min_score:.2f}"
             )
-        elif expression.lower() in _DEFERRING:
+        elif expression.lower() in DEFERRING:
             level.notes.append(f"{level.name}: {_describe(finding)} points elsewhere")
         elif expression.lower() in _UNIDENTIFIED:
             level.unidentified.append((finding, expression))
         else:
             level.identified.append((finding, expression))
     return level
+
+
+@dataclass(slots=True)
+class _Concluded:
+    expression: str
+    evidence: list[LicenseFinding]
+    secondary: list[LicenseFinding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+_Memo = dict[tuple, Reading]
 
 
 def conclude(
@@ -151,8 +168,24 @@ def conclude(
     source_declared: str | None,
     file_findings: Sequence[LicenseFinding] = (),
     min_score: float = DEFAULT_MIN_SCORE,
+    texts: Mapping[str, str] | None = None,
 ) -> Conclusion:
-    """The concluded licence of the file at `path` (see the module docstring for the order)."""
+    """The concluded licence of the file at `path` (see the module docstring for the order).
+
+    `texts` maps a finding's `location` to the text of that file (the file itself, its licence
+    files), for reading which licence a file grants; without it every finding is primary."""
+    return _conclude(path=path, header=header, nearest_license_file=nearest_license_file,
+                     package_metadata=package_metadata, repository=repository,
+                     source_declared=source_declared, file_findings=file_findings,
+                     min_score=min_score, texts=texts, memo=None)
+
+
+def _conclude(
+    *, path: str, header: LicenseFinding | None, nearest_license_file: Sequence[LicenseFinding],
+    package_metadata: Sequence[LicenseFinding], repository: Sequence[LicenseFinding],
+    source_declared: str | None, file_findings: Sequence[LicenseFinding], min_score: float,
+    texts: Mapping[str, str] | None, memo: _Memo | None,
+) -> Conclusion:
     declared = _declared(source_declared, path)
     levels = [
         _sort(_Level(name, list(findings)), min_score)
@@ -160,25 +193,32 @@ def conclude(
             ("file header", [header] if header is not None else []),
             ("notices in the file", file_findings),
             ("nearest licence file", nearest_license_file),
-            ("package metadata", package_metadata),
+            (_METADATA_LEVEL, package_metadata),
             ("repository licence", repository),
         )
     ]
+    metadata = package_declaration([f for f, _ in levels[3].identified])
     chain = [note for level in levels for note in level.notes]
     chosen = next((lv for lv in levels if lv.identified), None)
     if chosen is not None:
-        expression = _and(expr for _, expr in chosen.identified)
-        evidence = [f for f, _ in chosen.identified]
-        chain.append(f"{chosen.name}: " + "; ".join(_describe(f) for f in evidence))
-        if len(evidence) > 1:
-            chain.append(f"{chosen.name}: all {len(evidence)} findings apply, joined with AND")
-        if expression == UNPARSED and len(evidence) > 1:
+        got = _level_expression(chosen, texts, metadata, memo)
+        chain.append(f"{chosen.name}: " + "; ".join(_describe(f) for f in got.evidence))
+        chain.extend(f"{chosen.name}: {note}" for note in got.notes)
+        primary = {f.expression for f in got.evidence if f.detector != "package-metadata"
+                   or chosen.name == _METADATA_LEVEL}
+        if len(primary) > 1 and " OR " not in got.expression:
+            chain.append(f"{chosen.name}: all {len(primary)} findings apply, joined with AND")
+        expression = got.expression
+        if len(expression) > spdx.MAX_EXPRESSION_CHARS:
+            expression = UNPARSED
             chain.append(f"{chosen.name}: joined, they exceed the {spdx.MAX_EXPRESSION_CHARS}"
                          "-character limit of a licence expression: not identified")
-        chain.extend(_overridden(levels, chosen, expression))
+        chain.extend(_overridden(levels, chosen, expression, texts, metadata, memo))
         if chosen.name != "file header" and any(lv.unidentified for lv in levels[:2]):
             chain.append("the file also holds licence text that could not be identified")
-        return _finish(path, expression, chain, evidence, declared, chosen.name)
+        conclusion = _finish(path, expression, chain, got.evidence, declared, chosen.name)
+        conclusion.secondary = got.secondary
+        return conclusion
     if declared is not None:
         chain.append(f"no identified licence evidence; the source declares {declared}")
         return _finish(path, declared, chain, [], declared, "source declaration")
@@ -195,6 +235,28 @@ def conclude(
     return Conclusion(expression=None, reason_chain=chain, evidence=[], declared=None)
 
 
+def _level_expression(
+    level: _Level, texts: Mapping[str, str] | None, metadata: Declaration, memo: _Memo | None,
+) -> _Concluded:
+    """A level's expression: licence files and notices read, package metadata as one
+    declaration, any other level's findings joined with AND."""
+    findings = [f for f, _ in level.identified]
+    if level.name == _METADATA_LEVEL and metadata.expression is not None:
+        return _Concluded(metadata.expression, metadata.findings, notes=metadata.notes)
+    if level.name not in _READ_LEVELS:
+        return _Concluded(spdx.and_all(e for _, e in level.identified), findings)
+    key = (level.name, tuple(id(f) for f in findings), metadata.expression)
+    reading = memo.get(key) if memo is not None else None
+    if reading is None:
+        reading = read(findings, texts, metadata)
+        if memo is not None:
+            memo[key] = reading
+    if reading.expression is None:  # only pointers and introductions: as the detector said
+        return _Concluded(spdx.and_all(e for _, e in level.identified), findings)
+    return _Concluded(reading.expression, reading.primary + reading.metadata, reading.secondary,
+                      reading.notes)
+
+
 def _declared(source_declared: str | None, path: str) -> str | None:
     if source_declared is None or not source_declared.strip():
         return None
@@ -206,12 +268,17 @@ def _declared(source_declared: str | None, path: str) -> str | None:
     return normalised
 
 
-def _overridden(levels: list[_Level], chosen: _Level, expression: str) -> list[str]:
+def _overridden(
+    levels: list[_Level], chosen: _Level, expression: str, texts: Mapping[str, str] | None,
+    metadata: Declaration, memo: _Memo | None,
+) -> list[str]:
     notes = []
     for level in levels[levels.index(chosen) + 1 :]:
         if not level.identified:
             continue
-        other = _and(expr for _, expr in level.identified)
+        other = _level_expression(level, texts, metadata, memo).expression
+        if len(other) > spdx.MAX_EXPRESSION_CHARS:
+            other = UNPARSED
         if not spdx.is_equivalent(other, expression):
             notes.append(f"more specific than the {level.name} ({other})")
     return notes
@@ -243,76 +310,6 @@ def _finish(
     return conclusion
 
 
-# ------------------------------------------------------------------------- code trees
-
-
-def is_license_file(relpath: str) -> bool:
-    """LICENSE, LICENCE.md, COPYING.LESSER, UNLICENSE, LICENSE-MIT, MIT-LICENSE.txt... but not
-    source code that happens to be named so (`license.py`)."""
-    match = _LICENSE_STEM.match(PurePosixPath(relpath).name)
-    if match is None:
-        return False
-    rest = match["rest"]
-    if not rest or rest[0] in "-_":
-        return True
-    if rest[0] != ".":
-        return False
-    extension = rest[1:]
-    # A text extension, or an upper-case tag as in COPYING.LESSER / LICENSE.MIT.
-    return extension.lower() in _TEXT_EXTENSIONS or extension.isupper()
-
-
-def is_header_finding(finding: LicenseFinding) -> bool:
-    """An `SPDX-License-Identifier:` line: from the header reader or scancode's SPDX matcher."""
-    if finding.detector == "spdx-header":
-        return True
-    matchers = finding.extra.get("matchers") if finding.extra else None
-    return bool(matchers) and set(matchers) == {"1-spdx-id"}
-
-
-def _defers(finding: LicenseFinding) -> bool:
-    expression = _normalise(finding.expression)
-    return expression is not None and expression.lower() in _DEFERRING
-
-
-def _ancestors(relpath: str) -> list[str]:
-    """Directories from the file's own up to the root (""), as posix relpaths."""
-    parent = PurePosixPath(relpath).parent
-    out = []
-    while True:
-        out.append("" if str(parent) == "." else str(parent))
-        if str(parent) in (".", "/", ""):
-            return out
-        parent = parent.parent
-
-
-class LicenseFileIndex:
-    """Licence files of a tree by directory, for nearest-ancestor lookups in O(depth)."""
-
-    def __init__(self, tree_findings: Mapping[str, Sequence[LicenseFinding]]):
-        self._by_dir: dict[str, list[str]] = {}
-        self._findings = tree_findings
-        for relpath in sorted(tree_findings):
-            # A licence file that only points elsewhere ("see ../LICENSE") is not the nearest.
-            if is_license_file(relpath) and any(not _defers(f) for f in tree_findings[relpath]):
-                self._by_dir.setdefault(_ancestors(relpath)[0], []).append(relpath)
-
-    def nearest(self, relpath: str) -> tuple[list[str], list[LicenseFinding]]:
-        """The licence files of the closest ancestor directory that has any, and their findings."""
-        for directory in _ancestors(relpath):
-            files = self._by_dir.get(directory)
-            if files:
-                return files, [f for file in files for f in self._findings[file]]
-        return [], []
-
-
-def nearest_license_files(
-    tree_findings: Mapping[str, Sequence[LicenseFinding]], path: str
-) -> list[LicenseFinding]:
-    """The findings of the licence files nearest to `path` (see `LicenseFileIndex`)."""
-    return LicenseFileIndex(tree_findings).nearest(path)[1]
-
-
 def conclude_tree(
     root: Path | str,
     findings_by_path: Mapping[str, Sequence[LicenseFinding]],
@@ -327,7 +324,9 @@ def conclude_tree(
     manifest path relative to `root`, or absolute under it); the closest manifest applies."""
     root = Path(root)
     licence_files = LicenseFileIndex(findings_by_path)
-    manifests = _metadata_by_dir(root, package_metadata)
+    manifests = metadata_by_dir(root, package_metadata)
+    texts = TreeTexts(root)
+    memo: _Memo = {}
     out: dict[str, Conclusion] = {}
     for relpath in sorted(findings_by_path):
         own = list(findings_by_path[relpath])
@@ -340,9 +339,9 @@ def conclude_tree(
             notices = headers[1:] + notices  # several SPDX tags: the first is the header
         _, nearest = licence_files.nearest(relpath)
         metadata = next(
-            (manifests[d] for d in _ancestors(relpath) if d in manifests), []
+            (manifests[d] for d in ancestors(relpath) if d in manifests), []
         )
-        out[relpath] = conclude(
+        out[relpath] = _conclude(
             path=relpath,
             header=header,
             file_findings=notices,
@@ -351,25 +350,7 @@ def conclude_tree(
             repository=repository,
             source_declared=source_declared,
             min_score=min_score,
+            texts=texts,
+            memo=memo,
         )
     return out
-
-
-def _metadata_by_dir(
-    root: Path, findings: Sequence[LicenseFinding]
-) -> dict[str, list[LicenseFinding]]:
-    out: dict[str, list[LicenseFinding]] = {}
-    for finding in findings:
-        out.setdefault(_manifest_dir(root, finding.location), []).append(finding)
-    return out
-
-
-def _manifest_dir(root: Path, location: str) -> str:
-    path = Path(location)
-    if path.is_absolute():
-        try:
-            path = path.relative_to(root)
-        except ValueError:
-            return ""  # outside the tree: applies to all of it
-    parent = PurePosixPath(path.as_posix()).parent
-    return "" if str(parent) == "." else str(parent)

@@ -5,7 +5,11 @@ its false-positive and licence-intro handling), with detector "scancode", the SP
 scancode maps it to (`LicenseRef-scancode-...` for licences SPDX lacks), the matched text, a
 score in 0..1 (scancode's 0..100 divided by 100) and in `extra`: `detector_version`,
 `matched_text_sha256`, `rule` (the identifier of the longest match), `rules`, `matchers`,
-`lines` ([first, last]), `scancode_expression` (scancode's own keys) and `detection_id`.
+`lines` ([first, last]), `scancode_expression` (scancode's own keys), `detection_id` and
+`matches`: one entry per match of the detection (`expression` in SPDX, `lines`, `rule`, `kind`
+— text, notice, reference, tag, intro or clue —, `score` and the start of its matched `text`),
+so a reader can tell a licence text from a passing mention and the part of a file each match
+covers (see `ingest.licensing.reading`).
 
 Matching modes. scancode matches exactly (whole-file hash, SPDX ids, Aho-Corasick over its
 rules) and then *approximately* (sequence alignment, which finds modified licence texts). The
@@ -40,7 +44,7 @@ from typing import Any, Literal
 
 from common.atomic import bytes_sha256, text_sha256
 from ingest.licensing.cache import LicenseCache, finding_from_dict, finding_to_dict
-from ingest.licensing.conclude import is_license_file
+from ingest.licensing.tree import is_license_file
 from ingest.types import LicenseFinding, Quarantined, Skipped
 
 __all__ = [
@@ -59,7 +63,7 @@ __all__ = [
 
 DETECTOR = "scancode"
 # Bump when the way detections become findings changes: it is part of the cache key.
-FINDINGS_FORMAT = 1
+FINDINGS_FORMAT = 2
 RAW_TEXT_LIMIT = 4096  # characters of matched text kept in `raw`; the hash covers all of it
 DEFAULT_MAX_BYTES = 1_000_000
 DEFAULT_FILE_TIMEOUT = 60.0  # seconds of matching per file before scancode stops early
@@ -192,10 +196,41 @@ def _finding(
             "lines": [start, end],
             "scancode_expression": detection.license_expression,
             "detection_id": detection.identifier,
+            "matches": [_match(m, t) for m, t in zip(matches, texts, strict=True)],
             "raw_truncated": len(matched) > RAW_TEXT_LIMIT,
             "approximate": approximate,
         },
     )
+
+
+_RULE_KINDS = ("text", "notice", "reference", "tag", "intro", "clue")
+
+
+_MATCH_TEXT_LIMIT = 200  # enough to find the sentence a match sits in
+
+
+def _match(match: Any, text: str) -> dict[str, Any]:
+    rule = match.rule
+    kind = next((k for k in _RULE_KINDS if getattr(rule, f"is_license_{k}", False)), "other")
+    return {
+        "expression": _spdx(rule.license_expression),
+        "lines": [match.start_line, match.end_line],
+        "rule": rule.identifier,
+        "kind": kind,
+        "score": round(match.score() / 100.0, 4),
+        "text": text[:_MATCH_TEXT_LIMIT],
+    }
+
+
+@lru_cache(maxsize=4096)
+def _spdx(scancode_expression: str) -> str:
+    from licensedcode.cache import build_spdx_license_expression
+
+    return str(build_spdx_license_expression(scancode_expression, licensing=_licensing()))
+
+
+def _licensing() -> Any:
+    return _scancode().get_cache().licensing
 
 
 def _score(matches: list[Any]) -> float:

@@ -188,3 +188,204 @@ def test_findings_too_many_for_one_expression_conclude_unidentified():
     assert any("exceed the 2000-character limit" in step for step in got.reason_chain)
     few = run(nearest_license_file=[finding(i) for i in ids[:3]])
     assert few.expression == " AND ".join(ids[:3])
+
+
+# ------------------------------------------------- reading licence files as a lawyer does
+# Findings shaped like scancode's (one entry per match in extra["matches"]), over texts the
+# tests write; tests/ingest/test_scancode.py runs scancode itself on such texts.
+
+
+def detection(location, *matches, score=1.0):
+    """A scancode-like finding: matches are (expression, first line, last line, kind, text)."""
+    entries = [{"expression": e, "lines": [a, b], "kind": k, "text": t, "rule": f"{e}.RULE",
+                "score": score} for e, a, b, k, t in matches]
+    expression = " AND ".join(dict.fromkeys(m[0] for m in matches))
+    lines = [min(m[1] for m in matches), max(m[2] for m in matches)]
+    return LicenseFinding(detector="scancode", expression=expression, location=location,
+                          score=score, extra={"matches": entries, "lines": lines})
+
+
+def licence_text(name, lines=12):
+    """Placeholder lines standing for a licence's full text (its wording does not matter here:
+    the detection says which licence it is)."""
+    return [f"{name} terms, paragraph {i}: permission is granted under conditions."
+            for i in range(1, lines + 1)]
+
+
+def numbered(lines):
+    return "\n".join(lines) + "\n", {i: line for i, line in enumerate(lines, 1)}
+
+
+def read_file(texts, *findings, metadata=()):
+    return run(nearest_license_file=list(findings), package_metadata=list(metadata),
+               texts=texts)
+
+
+def test_a_bare_gpl_text_is_this_version_only_with_a_note():
+    text, _ = numbered(licence_text("GNU GPL version 3"))
+    got = read_file({"COPYING": text},
+                    detection("COPYING", ("GPL-3.0-only", 1, 12, "text", "GNU GPL version 3")))
+    assert got.expression == "GPL-3.0-only"
+    assert any("does not say 'or any later version'" in step and "this version only" in step
+               for step in got.reason_chain)
+
+
+def test_a_later_version_notice_beside_the_text_concludes_or_later():
+    lines = ["frob - frobnicates widgets", "",
+             "This program is free software: you can redistribute it and/or modify it under",
+             "the terms of the GNU General Public License as published by the Free Software",
+             "Foundation, either version 3 of the License, or (at your option) any later version.",
+             "", *licence_text("GNU GPL version 3")]
+    text, _ = numbered(lines)
+    found = detection("COPYING",
+                      ("GPL-3.0-or-later", 3, 5, "notice", "This program is free software"),
+                      ("GPL-3.0-only", 7, 18, "text", "GNU GPL version 3 terms"))
+    got = read_file({"COPYING": text}, found)
+    assert got.expression == "GPL-3.0-or-later"
+    assert any("read as GPL-3.0-or-later: a notice in the same files" in s
+               for s in got.reason_chain)
+    # The notice's "either version 3 ... or (at your option)" is not a choice of licences.
+    assert " OR " not in got.expression
+
+
+def test_or_later_said_in_the_sentence_scancode_read_as_only():
+    text = "Licensed under the GNU Lesser General Public License v2.1 or later.\n"
+    got = read_file({"LICENSE": text}, detection(
+        "LICENSE", ("LGPL-2.1-only", 1, 1, "reference", "GNU Lesser General Public License v2.1")))
+    assert got.expression == "LGPL-2.1-or-later"
+    assert any("its sentence says or later" in s for s in got.reason_chain)
+
+
+@pytest.mark.parametrize("field,raw,expected", [
+    ("classifier", "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)",
+     "GPL-3.0-or-later"),
+    ("License-Expression", "GPL-3.0-or-later", "GPL-3.0-or-later"),
+    ("License-Expression", "GPL-3.0-only", "GPL-3.0-only"),
+])
+def test_package_metadata_decides_the_gnu_version_of_a_bare_text(field, raw, expected):
+    text, _ = numbered(licence_text("GNU GPL version 3"))
+    meta = LicenseFinding("package-metadata", spdx_or_later(raw), "METADATA", raw=raw,
+                          extra={"field": field})
+    got = read_file({"COPYING": text},
+                    detection("COPYING", ("GPL-3.0-only", 1, 12, "text", "GNU GPL")),
+                    metadata=[meta])
+    assert got.expression == expected
+    assert (meta in got.evidence) is (expected == "GPL-3.0-or-later")
+
+
+def spdx_or_later(raw):
+    from ingest.license_names import classifier_license
+
+    return classifier_license(raw) or raw
+
+
+def test_a_dual_licence_notice_gives_or_not_and():
+    text = ("This project is available under the terms of either the MIT License or the\n"
+            "GNU General Public License, version 2 or (at your option) any later version.\n")
+    got = read_file({"LICENSE": text}, detection(
+        "LICENSE", ("MIT", 1, 1, "reference", "the MIT License"),
+        ("GPL-2.0-or-later", 2, 2, "notice", "GNU General Public License, version 2")))
+    assert got.expression == "MIT OR GPL-2.0-or-later"
+    assert any("offer a choice" in s for s in got.reason_chain)
+
+
+def test_either_express_or_implied_is_not_a_choice():
+    lines = ["Licensed under the Apache License, Version 2.0 (the License). Distributed on an",
+             "AS IS BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or",
+             "implied.", "", "Also under the MIT license."]
+    text, _ = numbered(lines)
+    got = read_file({"LICENSE": text}, detection(
+        "LICENSE", ("Apache-2.0", 1, 3, "notice", "Licensed under the Apache License"),
+        ("MIT", 5, 5, "reference", "the MIT license")))
+    assert got.expression == "Apache-2.0 AND MIT"
+
+
+def test_bundled_and_documentation_licences_are_secondary_evidence():
+    lines = ["Copyright (c) 2019 Jane Doe", "", *licence_text("MIT"), "",
+             "The documentation in the docs/ folder is licensed under the Creative Commons",
+             "Attribution-ShareAlike 4.0 International License.", "",
+             "The file src/sha1.c is in the public domain."]
+    text, _ = numbered(lines)
+    found = [detection("LICENSE", ("MIT", 3, 14, "text", "MIT terms, paragraph 1")),
+             detection("LICENSE",
+                       ("CC-BY-SA-4.0", 16, 17, "reference", "Creative Commons Attribution"),
+                       ("LicenseRef-scancode-public-domain", 19, 19, "text",
+                        "is in the public domain."))]
+    got = read_file({"LICENSE": text}, *found)
+    assert got.expression == "MIT"
+    assert got.evidence == [found[0]]
+    assert {(f.expression, f.extra["scope"]) for f in got.secondary} == {
+        ("CC-BY-SA-4.0", "documentation"), ("LicenseRef-scancode-public-domain", "named files")}
+    assert all(f.extra["context"] for f in got.secondary)
+    assert not got.conflict and "joined with AND" not in " ".join(got.reason_chain)
+
+
+def test_a_history_section_quotes_licences_it_does_not_grant():
+    lines = ["A. HISTORY OF THE SOFTWARE", "==========================", "",
+             "Early releases were distributed under the GNU GPL; later ones were not.", "",
+             "B. TERMS AND CONDITIONS", "=======================", "",
+             "This software and its documentation are licensed under the PSF License.", "",
+             *licence_text("PSF")]
+    text, _ = numbered(lines)
+    found = [detection("LICENSE", ("GPL-1.0-or-later", 4, 4, "reference", "the GNU GPL")),
+             detection("LICENSE", ("PSF-2.0", 9, 9, "notice", "licensed under the PSF License")),
+             detection("LICENSE", ("PSF-2.0", 11, 22, "text", "PSF terms"))]
+    got = read_file({"LICENSE": text}, *found)
+    assert got.expression == "PSF-2.0"
+    assert [(f.expression, f.extra["scope"]) for f in got.secondary] == [
+        ("GPL-1.0-or-later", "history")]
+
+
+def test_a_notice_pointing_at_licence_files_takes_their_licences():
+    notice = ("This software is made available under the terms of *either* of the licenses\n"
+              "found in LICENSE.APACHE or LICENSE.BSD. Contributions are made under both.\n")
+    apache, _ = numbered(licence_text("Apache 2.0"))
+    bsd, _ = numbered(licence_text("BSD 2-clause"))
+    found = [detection("LICENSE", ("BSD-3-Clause OR Apache-2.0", 1, 2, "notice",
+                                   "This software is made available")),
+             detection("LICENSE.APACHE", ("Apache-2.0", 1, 12, "text", "Apache")),
+             detection("LICENSE.BSD", ("BSD-2-Clause", 1, 12, "text", "BSD"))]
+    got = read_file({"LICENSE": notice, "LICENSE.APACHE": apache, "LICENSE.BSD": bsd}, *found)
+    assert got.expression == "Apache-2.0 OR BSD-2-Clause"
+    assert any("points at LICENSE.APACHE, LICENSE.BSD" in s for s in got.reason_chain)
+
+
+def test_package_metadata_says_how_separate_licence_files_combine():
+    mit, _ = numbered(licence_text("MIT"))
+    apache, _ = numbered(licence_text("Apache 2.0"))
+    found = [detection("LICENSE-MIT", ("MIT", 1, 12, "text", "MIT")),
+             detection("LICENSE-APACHE", ("Apache-2.0", 1, 12, "text", "Apache"))]
+    texts = {"LICENSE-MIT": mit, "LICENSE-APACHE": apache}
+    assert read_file(texts, *found).expression == "MIT AND Apache-2.0"
+    meta = LicenseFinding("package-metadata", "MIT OR Apache-2.0", "Cargo.toml",
+                          extra={"field": "package.license"})
+    got = read_file(texts, *found, metadata=[meta])
+    assert got.expression == "MIT OR Apache-2.0" and meta in got.evidence
+    assert any("says how they combine" in s for s in got.reason_chain)
+
+
+def test_when_every_licence_is_for_a_part_all_apply():
+    text = "Portions derived from zlib are under the zlib licence.\n"
+    got = read_file({"LICENSE": text},
+                    detection("LICENSE", ("Zlib", 1, 1, "reference", "the zlib licence")))
+    assert got.expression == "Zlib" and got.secondary == []
+    assert any("none is stated for the whole" in s for s in got.reason_chain)
+
+
+def test_without_texts_every_finding_is_primary():
+    found = detection("LICENSE", ("MIT", 1, 12, "text", "MIT"),
+                      ("CC-BY-SA-4.0", 14, 14, "reference", "CC BY-SA"))
+    got = read_file(None, found)
+    assert got.expression == "MIT AND CC-BY-SA-4.0" and got.secondary == []
+
+
+def test_conclude_tree_reads_licence_files_from_disk(tmp_path):
+    lines = [*licence_text("MIT"), "", "The bundled jquery.js is under the MIT and GPL-2.0."]
+    (tmp_path / "LICENSE").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tree = {"LICENSE": [detection("LICENSE", ("MIT", 1, 12, "text", "MIT terms")),
+                        detection("LICENSE", ("GPL-2.0-only", 14, 14, "reference", "GPL-2.0"))],
+            "a.py": []}
+    got = conclude_tree(tmp_path, tree, [], source_declared=None)["a.py"]
+    assert got.expression == "MIT"
+    assert [(f.expression, f.extra["scope"]) for f in got.secondary] == [
+        ("GPL-2.0-only", "bundled code")]
