@@ -9,6 +9,10 @@ Choices where the RFC leaves room (each says why):
   interfere"). Common misspellings (`Disalow`, `User agent`) are read as crawlers do.
 - A line that takes no part in matching is kept as an `IgnoredLine` with the reason, so a
   reader can see what was skipped.
+- A byte-order mark before the first line is skipped, whole or broken, as Google's parser
+  does (it skips the leading bytes that begin `EF BB BF`): in the text, U+FEFF, the U+FFFD
+  a UTF-8 decoder makes of a cut mark, or its Latin-1 reading `ï»¿`. Only what begins the
+  mark goes; any other byte stays and spoils the first line alone.
 """
 
 from __future__ import annotations
@@ -61,6 +65,9 @@ class IgnoredLine:
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+# U+FEFF; one U+FFFD per broken mark (or per byte, for decoders that do that); Latin-1 and
+# cp1252 mojibake; Python's surrogateescape bytes.
+_BOM = re.compile("^(?:\ufeff|\ufffd{1,2}|\u00ef(?:\u00bb\u00bf?)?|\udcef(?:\udcbb\udcbf?)?)")
 _LINES = re.compile(r"\r\n|\r|\n")
 _KEYS = {
     "user-agent": "user-agent",
@@ -137,7 +144,7 @@ def parse_lines(text: str) -> ParsedRobots:
     ignored: list[IgnoredLine] = []
     current: _GroupBuilder | None = None
     reading_agents = False
-    for number, raw in enumerate(_LINES.split(text.removeprefix("\ufeff")), start=1):
+    for number, raw in enumerate(_LINES.split(_BOM.sub("", text, count=1)), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue

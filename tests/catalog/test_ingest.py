@@ -158,6 +158,33 @@ def test_list_formats(cli):
     assert r.exit_code == 0 and "jsonl_v1" in r.stdout
 
 
+def test_an_arc_crawl_is_ingested_and_its_crawler_records_only_counted(cli, tmp_path):
+    from tests.ingest.test_arc import crawl, version_block, write_arc
+
+    assert cli("source", "add", "ia", "--kind", "web-crawl").exit_code == 0
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    write_arc(folder / "IA-001102.arc.gz", crawl(), gz=True)
+    write_arc(folder / "IA-001103.arc", [version_block("IA-001103.arc", "2 0 Alexa")], gz=False)
+    r = cli("ingest", "ia", str(folder), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert (out["formats"], out["documents"], out["ingested"]) == (["warc_v1"], 2, 2)
+    assert out["robots_snapshots"] == 1
+    assert out["skipped"] == {"crawl-metadata": 1, "dns": 1, "http-status-4xx": 1,
+                              "non-html": 1, "warc-warcinfo": 1}
+    assert out["quarantined"] == {"unsupported-format": 1}
+    cat = _cat(cli)
+    with cat.session() as s:
+        urls = set(s.execute(select(Document.url)).scalars())
+    cat.dispose()
+    assert urls == {"http://www.dryswamp.edu:80/index.html",
+                    "ftp://ftp.dryswamp.edu/pub/README.txt"}
+    report = cli("ingest", "report", str(out["run"]))
+    assert report.exit_code == 0
+    assert "unsupported format: ARC version 2" in report.stdout
+
+
 @pytest.mark.slow
 def test_kill_9_mid_ingest_resumes_to_the_same_documents(cli, tmp_path):
     assert cli("source", "add", "k", "--kind", "other").exit_code == 0

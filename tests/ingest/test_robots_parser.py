@@ -1,5 +1,7 @@
 import pytest
+from resiliparse.parse.encoding import bytes_to_str
 
+from ingest.consent.robots import parse_robots
 from ingest.consent.robots_parser import (
     InvalidAgentError,
     parse_content_signal,
@@ -61,3 +63,45 @@ def test_product_token():
     for bad in ("GPTBot/1.0", "bad agent", "", None):
         with pytest.raises(InvalidAgentError, match="product token"):
             product_token(bad)
+
+
+# A byte-order mark before the first line, whole or cut, however the bytes were decoded.
+_DECODERS = {
+    "utf-8-replace": lambda data: data.decode("utf-8", errors="replace"),
+    "cp1252": lambda data: data.decode("cp1252", errors="replace"),
+    "latin-1": lambda data: data.decode("latin-1"),
+    "surrogateescape": lambda data: data.decode("utf-8", errors="surrogateescape"),
+    "resiliparse": lambda data: bytes_to_str(data, "utf-8"),  # what the WARC connector does
+}
+_BODY = b"User-agent: GPTBot\nDisallow: /\n\nUser-agent: *\nDisallow: /private/\n"
+
+
+@pytest.mark.parametrize("mark", [b"\xef\xbb\xbf", b"\xef\xbb", b"\xef"], ids=["whole", "2", "1"])
+@pytest.mark.parametrize("decoder", list(_DECODERS))
+def test_a_byte_order_mark_whole_or_broken_is_skipped(mark, decoder):
+    text = _DECODERS[decoder](mark + _BODY)
+    parsed = parse_lines(text)
+    assert [(g.agents, g.line) for g in parsed.groups] == [(("GPTBot",), 1), (("*",), 4)]
+    assert parsed.ignored == ()
+    robots = parse_robots(text)
+    assert not robots.check("https://example.com/page", "GPTBot").allowed
+    assert robots.check("https://example.com/page", "CCBot").allowed
+    assert not robots.check("https://example.com/private/x", "CCBot").allowed
+
+
+def test_bytes_that_only_begin_a_mark_spoil_the_first_line_alone():
+    # As Google's parser: EF matches the mark, 11 does not, so "\x11\xbfUser-agent..." is
+    # a line of garbage and the rest of the file applies.
+    text = (b"\xef\x11\xbfUser-agent: GPTBot\nDisallow: /private/\n"
+            b"User-agent: *\nDisallow: /\n").decode("utf-8", errors="replace")
+    parsed = parse_lines(text)
+    assert [(g.agents, g.line) for g in parsed.groups] == [(("*",), 3)]
+    assert [i.line for i in parsed.ignored] == [1, 2]
+    assert parsed.ignored[1].reason == "rule before any user-agent line"
+
+
+def test_a_mark_after_the_first_line_is_not_skipped():
+    parsed = parse_lines("User-agent: a\n\ufeffDisallow: /x\nDisallow: /y\n")
+    assert [str(r) for r in parsed.groups[0].rules] == ["Disallow: /y"]
+    assert [(i.line, i.reason) for i in parsed.ignored] == [
+        (2, "other record '\ufeffdisallow', not evaluated")]

@@ -589,3 +589,168 @@ def test_decompression_bomb_is_oversized(tmp_path):
     items = list(read_warc(written.path, WarcOptions(max_record_bytes=50_000)))
     assert summary(items) == [("Quarantined", "oversized-record")]
     assert len(bomb) < 50_000  # the record itself was small
+
+
+# --- the crawler's own records ----------------------------------------------------------------
+
+WGET_LOG = (b"--2024-03-01 12:30:00--  https://example.org/otters\n"
+            b"Resolving example.org (example.org)... 93.184.216.34\n"
+            b"HTTP request sent, awaiting response... 200 OK\n")
+
+
+def wget_crawl() -> list[dict]:
+    """What `wget --warc-file` writes: its page records, then its manifest, arguments and log
+    (wget 1.19 wrote the metadata URIs in angle brackets)."""
+    meta = "metadata://gnu.org/software/wget/warc/"
+    return [
+        {"type": "warcinfo"},
+        response("https://example.org/otters", PAGE),
+        {"type": "metadata", "url": meta + "MANIFEST.txt", "body": b"<urn:uuid:0001>\n",
+         "content_type": "text/plain"},
+        {"type": "resource", "url": meta + "wget_arguments.txt",
+         "body": b'"wget" "--warc-file=crawl" "https://example.org/otters"\n',
+         "content_type": "text/plain"},
+        {"type": "resource", "url": f"<{meta}wget.log>", "body": WGET_LOG,
+         "content_type": "text/plain"},
+    ]
+
+
+def heritrix_crawl() -> list[dict]:
+    """What Heritrix writes: DNS and WHOIS lookups as responses, per-page metadata, and (in
+    NetarchiveSuite's metadata files) its logs under metadata:// URIs; wpull its log."""
+    return [
+        {"type": "warcinfo"},
+        {"type": "response", "url": "dns:example.org",
+         "body": b"20240301123000\nexample.org.\t300\tIN\tA\t93.184.216.34\n",
+         "content_type": "text/dns"},
+        {"type": "response", "url": "whois:whois.iana.org/example.org",
+         "body": b"domain: EXAMPLE.ORG\nregistrant: Jane Doe, 1 Main St\n",
+         "content_type": "text/plain"},
+        response("https://example.org/otters", PAGE),
+        {"type": "metadata", "url": "https://example.org/otters",
+         "body": b"via: https://example.org/\nhopsFromSeed: L\n",
+         "content_type": "application/warc-fields"},
+        {"type": "resource",
+         "url": "metadata://netarkivet.dk/crawl/logs/crawl.log?heritrixVersion=3.4.0",
+         "body": b"2024-03-01T12:30:00.000Z 200 1234 https://example.org/otters - - text/html\n",
+         "content_type": "text/plain"},
+        {"type": "resource", "url": "urn:X-wpull:log", "body": b"INFO Fetching.\n",
+         "content_type": "text/plain"},
+    ]
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gz", "plain"])
+def test_wget_logs_arguments_and_manifest_are_not_documents(tmp_path, gz):
+    written = write_crawl(tmp_path / ("wget.warc.gz" if gz else "wget.warc"), wget_crawl(), gz=gz)
+    items = list(read_warc(written.path))
+    assert summary(items) == [
+        ("Skipped", "warc-warcinfo"),
+        ("RawDocument", "https://example.org/otters"),
+        ("Skipped", "crawl-metadata"),
+        ("Skipped", "crawl-metadata"),
+        ("Skipped", "crawl-metadata"),
+    ]
+    assert not any("Resolving" in i.text for i in items if isinstance(i, RawDocument))
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gz", "plain"])
+def test_heritrix_dns_whois_and_logs_are_skipped_under_their_own_reasons(tmp_path, gz):
+    name = "heritrix.warc.gz" if gz else "heritrix.warc"
+    written = write_crawl(tmp_path / name, heritrix_crawl(), gz=gz)
+    items = list(read_warc(written.path))
+    assert summary(items) == [
+        ("Skipped", "warc-warcinfo"),
+        ("Skipped", "dns"),
+        ("Skipped", "whois"),
+        ("RawDocument", "https://example.org/otters"),
+        ("Skipped", "warc-metadata"),
+        ("Skipped", "crawl-metadata"),
+        ("Skipped", "crawl-metadata"),
+    ]
+    assert items[1].location == str(written.offsets["dns:example.org"])
+
+
+def test_a_crawl_log_cut_by_the_end_of_the_file_is_still_noticed(tmp_path):
+    written = write_crawl(tmp_path / "cut.warc", wget_crawl(), gz=False)
+    data = written.path.read_bytes()
+    written.path.write_bytes(data[: len(data) - len(WGET_LOG) // 2])
+    assert summary(read_warc(written.path))[-1] == ("Quarantined", "truncated-record")
+
+
+# --- formats govcat does not read -------------------------------------------------------------
+
+
+def _zip(crawl_bytes: bytes) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:  # a WACZ package: WARCs inside a ZIP
+        zf.writestr("archive/data.warc.gz", crawl_bytes)
+        zf.writestr("datapackage.json", "{}")
+    return out.getvalue()
+
+
+def _tar_gz(crawl_bytes: bytes) -> bytes:
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tf:
+        info = tarfile.TarInfo("crawl.warc")
+        info.size = len(crawl_bytes)
+        tf.addfile(info, io.BytesIO(crawl_bytes))
+    return out.getvalue()
+
+
+def _bz2(data: bytes) -> bytes:
+    import bz2
+
+    return bz2.compress(data)
+
+
+def _xz(data: bytes) -> bytes:
+    import lzma
+
+    return lzma.compress(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "phrase"),
+    [
+        ("crawl.wacz", _zip, "ZIP archive"),
+        ("crawl.warc.bz2", _bz2, "bzip2"),
+        ("crawl.warc.xz", _xz, "xz"),
+        ("crawl.warc.gz", _tar_gz, "gzip-compressed a tar archive"),
+        ("crawl.warc", lambda data: data.replace(b"WARC/1.0", b"WARC/2.0"), "WARC/2.0"),
+        ("crawl.warc", lambda data: b"%PDF-1.7\n" + data, "PDF"),
+    ],
+    ids=["wacz", "bzip2", "xz", "tar.gz", "warc-2", "pdf"],
+)
+def test_a_format_govcat_cannot_read_is_unsupported_not_corrupt(tmp_path, name, make, phrase):
+    written = five_pages(tmp_path, gz=False)
+    path = tmp_path / name
+    path.write_bytes(make(written.path.read_bytes()))
+    (item,) = list(read_warc(path))
+    assert isinstance(item, Quarantined)
+    assert (item.reason, item.file, item.location) == ("unsupported-format", str(path), "0")
+    assert item.detail.startswith("unsupported format: ") and phrase in item.detail
+    assert "corrupt" not in item.detail
+
+
+def test_unreadable_web_archives_in_a_folder_are_reported_not_passed_over(tmp_path):
+    five_pages(tmp_path, gz=True)
+    (tmp_path / "more.wacz").write_bytes(_zip(b"WARC/1.0\r\n"))
+    (tmp_path / "notes.txt").write_text("not a crawl")
+    items = list(read_warc(tmp_path))
+    assert summary(items) == [
+        *[("RawDocument", f"https://a.example/p{n}") for n in range(5)],
+        ("Quarantined", "unsupported-format"),
+        ("Skipped", "unsupported-file"),
+    ]
+
+
+def test_pre_iso_warc_0_18_is_read(tmp_path):
+    written = five_pages(tmp_path, gz=False)
+    old = tmp_path / "old.warc"
+    old.write_bytes(written.path.read_bytes().replace(b"WARC/1.0\r\n", b"WARC/0.18\r\n"))
+    assert summary(read_warc(old)) == [
+        ("RawDocument", f"https://a.example/p{n}") for n in range(5)]
