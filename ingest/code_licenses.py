@@ -138,8 +138,8 @@ def _declared(value: str, *, location: str, field: str, raw: str | None = None) 
     if finding.expression == UNPARSED:
         gnu = gnu_license_name(value)
         if gnu is not None:
-            finding.expression = gnu
-            finding.extra["read_as"] = "GNU licence name"
+            return dataclasses.replace(finding, expression=gnu,
+                                       extra={**finding.extra, "read_as": "GNU licence name"})
     return finding
 
 

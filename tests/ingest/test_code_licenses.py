@@ -138,3 +138,104 @@ def test_no_manifest_no_findings(tmp_path: Path) -> None:
     _write(tmp_path, "README.md", "license: MIT")
     assert package_metadata_licenses(tmp_path) == []
     assert package_metadata_licenses(tmp_path / "absent") == []
+
+
+# ------------------------------------------------------- core metadata, classifiers, GNU names
+
+from ingest.code_licenses import package_declaration  # noqa: E402
+from ingest.license_names import classifier_license, gnu_license_name  # noqa: E402
+
+GPL3_PLUS = "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("GPLv3+", "GPL-3.0-or-later"),
+    ("GPL v2 or later", "GPL-2.0-or-later"),
+    ("GNU GPL version 2 or any later version", "GPL-2.0-or-later"),
+    ("LGPLv2.1+", "LGPL-2.1-or-later"),
+    ("GNU Lesser General Public License v3 or later (LGPLv3+)", "LGPL-3.0-or-later"),
+    ("AGPLv3", "AGPL-3.0-only"),
+    ("GPLv2", "GPL-2.0-only"),
+    ("GPL", None),  # no version: not one licence
+    ("GPL-2.0 or MIT", None),
+    ("GPLv2 with classpath exception", None),
+    ("BSD", None),
+])
+def test_gnu_licence_names(value, expected):
+    assert gnu_license_name(value) == expected
+
+
+@pytest.mark.parametrize(("classifier", "expected"), [
+    (GPL3_PLUS, "GPL-3.0-or-later"),
+    ("License :: OSI Approved :: GNU General Public License v2 (GPLv2)", "GPL-2.0-only"),
+    ("License :: OSI Approved :: MIT License", "MIT"),
+    ("License :: OSI Approved :: Python Software Foundation License", "PSF-2.0"),
+    ("License :: OSI Approved :: BSD License", None),  # which BSD?
+    ("License :: OSI Approved :: GNU General Public License (GPL)", None),
+    ("Programming Language :: Python", None),
+])
+def test_licence_classifiers(classifier, expected):
+    assert classifier_license(classifier) == expected
+
+
+def test_core_metadata_fields_and_classifiers(tmp_path: Path) -> None:
+    _write(tmp_path, "METADATA", "Metadata-Version: 2.4\nName: a\nLicense-Expression: MIT\n"
+           "License: MIT License\nClassifier: License :: OSI Approved :: MIT License\n"
+           "Classifier: Programming Language :: Python\n")
+    found = _by_field(package_metadata_licenses(tmp_path))
+    assert found[("METADATA", "License-Expression")].expression == "MIT"
+    assert found[("METADATA", "License")].expression == UNPARSED
+    assert found[("METADATA", "classifier")].expression == "MIT"
+    assert len(found) == 3
+    _write(tmp_path, "METADATA", "name = a\nlicense = MIT\n")  # not core metadata
+    assert package_metadata_licenses(tmp_path) == []
+
+
+def test_pkg_info_gnu_name_and_pyproject_setup_cfg_classifiers(tmp_path: Path) -> None:
+    _write(tmp_path, "PKG-INFO", "Metadata-Version: 1.1\nName: a\nLicense: GPLv3+\n")
+    [finding] = package_metadata_licenses(tmp_path)
+    assert finding.expression == "GPL-3.0-or-later" and finding.raw == "GPLv3+"
+    assert finding.extra == {"field": "License", "read_as": "GNU licence name"}
+    (tmp_path / "PKG-INFO").unlink()
+    _write(tmp_path, "pyproject.toml", f'[project]\nname = "a"\nclassifiers = ["{GPL3_PLUS}"]\n')
+    _write(tmp_path, "setup.cfg", "[metadata]\nclassifiers =\n  License :: OSI Approved :: "
+           "ISC License (ISCL)\n  Topic :: Utilities\n")
+    found = _by_field(package_metadata_licenses(tmp_path))
+    assert found[("pyproject.toml", "classifier")].expression == "GPL-3.0-or-later"
+    assert found[("setup.cfg", "classifier")].expression == "ISC"
+
+
+def _meta(expression: str, field: str, raw: str | None = None, location: str = "METADATA"):
+    return LicenseFinding("package-metadata", expression, location, raw=raw or expression,
+                          extra={"field": field})
+
+
+def test_declaration_ranks_expression_over_text_over_classifiers() -> None:
+    got = package_declaration([_meta("Apache-2.0", "classifier"), _meta("MIT", "License"),
+                               _meta("0BSD", "License-Expression")])
+    assert got.expression == "0BSD"
+    assert [f.expression for f in got.findings] == ["0BSD"]
+    assert "supersedes" in got.notes[0]
+    unparsed_first = package_declaration([_meta(UNPARSED, "License-Expression", "BSD"),
+                                          _meta("MIT", "classifier")])
+    assert unparsed_first.expression == "MIT"
+    assert package_declaration([_meta(UNPARSED, "License")]).expression is None
+
+
+def test_declaration_sharpens_an_open_gnu_version_only() -> None:
+    open_version = package_declaration([_meta("GPL-3.0-only", "License", raw="GPL-3.0"),
+                                        _meta("GPL-3.0-or-later", "classifier", raw=GPL3_PLUS)])
+    assert open_version.expression == "GPL-3.0-or-later"
+    assert any("says or later" in n for n in open_version.notes)
+    explicit = package_declaration([_meta("GPL-3.0-only", "License-Expression"),
+                                    _meta("GPL-3.0-or-later", "classifier", raw=GPL3_PLUS)])
+    assert explicit.expression == "GPL-3.0-only"
+
+
+def test_several_classifiers_are_a_choice_and_manifests_all_apply() -> None:
+    got = package_declaration([_meta("MIT", "classifier"), _meta("Apache-2.0", "classifier")])
+    assert got.expression == "MIT OR Apache-2.0"
+    assert "read as a choice" in got.notes[0]
+    both = package_declaration([_meta("MIT", "license", location="package.json"),
+                                _meta("ISC", "project.license", location="pyproject.toml")])
+    assert both.expression == "MIT AND ISC"

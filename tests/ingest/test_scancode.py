@@ -297,3 +297,60 @@ def test_cache_is_safe_for_parallel_writers(tmp_path, caplog):
     assert reads > 0
     assert "unreadable" not in caplog.text  # a reader never saw half an entry
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+# ------------------------------------------- scancode's findings, read by the conclusion step
+
+GPL3_NOTICE = """frob - frobnicates widgets
+Copyright (C) 2021  Jane Doe
+
+This program is free software: you can redistribute it and/or modify
+it under the terms of the GNU General Public License as published by
+the Free Software Foundation, either version 3 of the License, or
+(at your option) any later version.
+"""
+
+
+def _read(text: str, *, metadata=()) -> object:
+    from ingest.licensing.conclude import conclude
+
+    found = scancode.detect_text(text, "LICENSE")
+    return conclude(path="a.py", header=None, nearest_license_file=found,
+                    package_metadata=list(metadata), repository=[], source_declared=None,
+                    texts={"LICENSE": text})
+
+
+def test_findings_keep_each_match_with_its_kind(index):
+    [finding] = scancode.detect_text(MIT, "LICENSE")
+    [match] = finding.extra["matches"]
+    assert match["expression"] == "MIT" and match["kind"] == "text"
+    assert match["lines"] == finding.extra["lines"]
+    assert MIT.split("\n")[2].startswith(match["text"][:20])
+
+
+def test_gnu_versions_as_notices_sentences_and_metadata_say(index, licence_texts):
+    assert _read(GPL3_NOTICE).expression == "GPL-3.0-or-later"
+    later = _read("This library is licensed under the GNU Lesser General Public License "
+                  "v2.1 or later.\n")
+    assert later.expression == "LGPL-2.1-or-later"
+    bare = _read(licence_texts["gpl-3.0"].text)
+    assert bare.expression == "GPL-3.0-only"
+    assert any("this version only" in step for step in bare.reason_chain)
+    classifier = LicenseFinding(
+        "package-metadata", "GPL-3.0-or-later", "PKG-INFO", extra={"field": "classifier"},
+        raw="License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)")
+    with_metadata = _read(licence_texts["gpl-3.0"].text, metadata=[classifier])
+    assert with_metadata.expression == "GPL-3.0-or-later" and classifier in with_metadata.evidence
+
+
+def test_dual_notices_and_bundled_quotes(index):
+    dual = _read("This project is available under the terms of either the MIT License or the\n"
+                 "GNU General Public License, version 2 or (at your option) any later version.\n")
+    assert dual.expression == "MIT OR GPL-2.0-or-later"
+    # scancode makes one detection of all three; the reading splits it by what each covers.
+    bundled = _read(MIT + "\nThe documentation is licensed under CC-BY-SA-4.0.\n\n"
+                    "The file src/sha1.c is in the public domain.\n")
+    assert bundled.expression == "MIT"
+    assert {f.expression for f in bundled.secondary} == {
+        "CC-BY-SA-4.0", "LicenseRef-scancode-public-domain"}
+    assert {f.extra["scope"] for f in bundled.secondary} == {"documentation", "named files"}
