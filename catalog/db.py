@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,12 +18,19 @@ from catalog.errors import ConfigError, DatabaseUnreachable
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+_SECRET_PARAMS = frozenset({"password", "passwd", "pwd", "sslpassword", "passfile"})
+
+
 def masked(url: str) -> str:
-    """The URL with its password replaced by ***, for messages."""
+    """The URL with its password replaced by ***, for messages: in the userinfo and in the
+    query string (`?password=...`), so no message or listing ever shows it."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return "<unparseable database URL>"
+    query = {k: ("***" if k.lower() in _SECRET_PARAMS else v) for k, v in parsed.query.items()}
+    rendered = parsed.set(query=query).render_as_string(hide_password=True)
+    return rendered.replace("=%2A%2A%2A", "=***")
 
 
 def normalize_url(url: str) -> str:
@@ -59,7 +68,14 @@ def create_catalog_engine(url: str) -> Engine:
             f"unsupported database {parsed.get_backend_name()!r} in {masked(url)}; "
             "use sqlite:///PATH or postgresql://..."
         )
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    if parsed.get_driver_name() not in ("psycopg", ""):
+        raise ConfigError(
+            f"database driver {parsed.get_driver_name()!r} in {masked(url)} is not the one "
+            "govcat uses; write postgresql://... (psycopg 3)")
+    try:
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    except (ArgumentError, ValueError, ImportError) as exc:
+        raise ConfigError(f"cannot use {masked(url)}: {str(exc).splitlines()[0]}") from None
 
 
 def check_reachable(engine: Engine) -> None:
@@ -96,12 +112,42 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+# Any fixed 64-bit key: every govcat process upgrading one Postgres database takes it.
+_MIGRATION_LOCK = 0x676F76636174  # "govcat"
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Serialise schema changes: concurrent first commands on an empty Postgres database
+    create the schema once (the others wait, then find it current)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+            conn.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade the schema; returns (revision before, revision after)."""
+    with _migration_lock(engine):
+        return _upgrade_locked(engine, revision)
+
+
+def _upgrade_locked(engine: Engine, revision: str) -> tuple[str | None, str | None]:
     from alembic import command
+    from alembic.util.exc import CommandError
 
     before = current_revision(engine)
-    command.upgrade(_alembic_config(engine), revision)
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except CommandError as exc:
+        raise ConfigError(f"cannot upgrade to {revision!r}: {exc}") from None
     return before, current_revision(engine)
 
 
@@ -163,13 +209,16 @@ def ensure_schema(engine: Engine) -> None:
     if current == head:
         return
     if current is None:
-        tables = set(inspect(engine).get_table_names())
-        if tables & {"sources", "audit_events"}:
-            raise ConfigError(
-                f"{masked(str(engine.url))} holds govcat tables but no schema version; "
-                "run `govcat db upgrade` after checking it"
-            )
-        upgrade(engine)
+        with _migration_lock(engine):
+            if current_revision(engine) == head:  # another command created it meanwhile
+                return
+            tables = set(inspect(engine).get_table_names())
+            if tables & {"sources", "audit_events"}:
+                raise ConfigError(
+                    f"{masked(str(engine.url))} holds govcat tables but no schema version; "
+                    "run `govcat db upgrade` after checking it"
+                )
+            _upgrade_locked(engine, "head")
         return
     raise ConfigError(
         f"catalog schema is at revision {current}, this govcat needs {head}: "

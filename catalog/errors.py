@@ -101,6 +101,42 @@ class Busy(GovcatError):
     exit_code = 7
 
 
+def translate(exc: BaseException, *, url: str | None = None) -> GovcatError:
+    """Any exception as the typed error a user should read: one line, the right exit code.
+
+    The one place where errors of the libraries below (SQLAlchemy and psycopg, pyarrow, the
+    library packages' own ValueErrors, the operating system) meet the tree above. An error
+    that means nothing to a user becomes an "internal error" naming its type; the CLI logs
+    its traceback to a file, never to the terminal.
+    """
+    if isinstance(exc, GovcatError):
+        return exc
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    try:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+        from sqlalchemy.exc import InterfaceError as SAInterfaceError
+    except ImportError:  # pragma: no cover - sqlalchemy is a dependency
+        DBAPIError = OperationalError = SAInterfaceError = ()  # type: ignore[assignment]
+    if isinstance(exc, OperationalError | SAInterfaceError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        from catalog.db import masked
+
+        orig = getattr(exc, "orig", None)
+        reason = (str(orig or exc).strip().splitlines() or ["connection lost"])[0][:300]
+        where = masked(url) if url else "the catalog database"
+        return DatabaseUnreachable(f"lost the connection to {where}: {reason}; nothing after "
+                                   "the last completed step was kept — run the command again")
+    if isinstance(exc, FileNotFoundError):
+        return NotFound(f"{exc.filename or first}: no such file or directory")
+    if isinstance(exc, PermissionError):
+        return ConfigError(f"{exc.filename or first}: permission denied")
+    if isinstance(exc, OSError):
+        return ConfigError(f"{exc.filename or 'a file'}: {exc.strerror or first}")
+    if isinstance(exc, ValueError):  # the library packages' error trees are ValueErrors
+        return InvalidInput(first)
+    return GovcatError(f"internal error ({type(exc).__name__}: {first})")
+
+
 __all__ = [
     "AlreadyExists",
     "Busy",
@@ -114,4 +150,5 @@ __all__ = [
     "InvalidLicense",
     "NotFound",
     "RegistryError",
+    "translate",
 ]

@@ -16,10 +16,11 @@ import importlib
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from catalog.errors import GovcatError
+from catalog.errors import GovcatError, translate
 
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("source", "catalog.cli.source:app", "Register and review data sources."),
@@ -40,10 +41,30 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("db", "catalog.cli.db:app", "Catalog database schema."),
     ("docs", "catalog.cli.docs:app", "Find documents in the index."),
     ("release", "catalog.cli.release:app", "Releases: cut a run into a verifiable, signed corpus."),
+    ("mixture", "catalog.cli.mixture:app", "Training mixtures: compliance review and sign-off."),
     ("verify", "catalog.cli.verify:verify",
      "Re-hash every shard (documents, attributes, decisions) against the catalog's sha256."),
     ("report", "catalog.cli.report:app", "Reports of a release: datasheet, card, AI Act summary."),
 )
+
+
+def _log_traceback(ctx: typer.Context, exc: BaseException) -> None:
+    """An unexpected error's traceback goes to <home>/logs/errors.log, not the terminal."""
+    import traceback
+    from datetime import UTC, datetime
+
+    from catalog.cli.common import CliState, err_console
+
+    home = ctx.obj.settings.home if isinstance(ctx.obj, CliState) else Path(".govcat")
+    log = Path(home) / "logs" / "errors.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {datetime.now(UTC).isoformat()} govcat {' '.join(ctx.args)}\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        err_console.print(f"(details in {log})", markup=False)
+    except OSError:
+        pass
 
 
 class _NotLoaded(TyperCommand):
@@ -93,14 +114,30 @@ class GovcatGroup(TyperGroup):
 
         try:
             return super().invoke(ctx)
-        except GovcatError as exc:
-            lines = exc.lines() if hasattr(exc, "lines") else [exc.message]
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
+        except KeyboardInterrupt:
+            # The run lifecycle has recorded the command as interrupted; its temporary
+            # files go on the next start.
+            err_console.print("interrupted: run the same command again to resume or redo it",
+                              markup=False)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line
+            url = ctx.obj.settings.resolved_database_url() if isinstance(
+                ctx.obj, CliState) else None
+            error = translate(exc, url=url)
+            lines = error.lines() if hasattr(error, "lines") else [error.message]
             for i, line in enumerate(lines):
                 err_console.print(f"error: {line}" if i == 0 else line, markup=False)
-            ctx.exit(exc.exit_code)
+            if type(error) is GovcatError:  # not one we could name: keep the details
+                _log_traceback(ctx, exc)
+            ctx.exit(error.exit_code)
         finally:
             if isinstance(ctx.obj, CliState):
-                ctx.obj.close()
+                try:
+                    ctx.obj.close()
+                except Exception:  # noqa: BLE001 - closing a lost connection must not raise
+                    pass
 
 
 app = typer.Typer(
@@ -108,6 +145,7 @@ app = typer.Typer(
     name="govcat",
     help="A governance-aware data catalog for language-model training data.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -25,10 +25,18 @@ def _agents(ctx: typer.Context, value: str | None) -> tuple[str, ...]:
     return state(ctx).settings.agents
 
 
+MAX_CONSENT_FILE = 2 * 2**20  # Google stops reading robots.txt at 500 KiB; 2 MiB is ample
+
+
 def _read(file: Path) -> str:
-    if not file.exists():
+    if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
+    if file.stat().st_size > MAX_CONSENT_FILE:
+        raise InvalidInput(f"{file}: {file.stat().st_size:,} bytes; a consent file is text of "
+                           f"at most {MAX_CONSENT_FILE:,} bytes")
     data = file.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise InvalidInput(f"{file}: a binary file, not a robots.txt, tdmrep.json or ai.txt")
     return data.decode("utf-8", errors="replace")
 
 
