@@ -5,7 +5,7 @@
 
 `facts` is the catalog's ReleaseFacts (or its `to_dict()`), `meta` the release metadata
 (reports/metadata.py). The YAML header holds what the Hub indexes; the body follows the Hub's
-dataset card template, filled from the catalog (docs/reports.md, "Hugging Face dataset card").
+dataset card template, filled from the catalog (docs/croissant-and-card.md).
 
 Regenerating never clobbers what govcat does not own: in the header, govcat replaces only the
 keys in `OWNED_KEYS` (its `default` config and its tags are merged into the ones already
@@ -59,7 +59,7 @@ SHARDS_LISTED = 20
 SPLIT_GLOB = "data/*.parquet"
 NO_LICENSE = "(none)"  # the manifest's key for documents without a concluded licence
 
-# The Hub's licence ids, as docs "Licenses" (hub-docs repositories-licenses.md) lists them.
+# The Hub's licence ids, as its documentation's "Licenses" page lists them.
 HUB_LICENSES = frozenset((
     "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m",
     "bigscience-bloom-rail-1.0", "bigcode-openrail-m", "afl-3.0", "artistic-2.0", "bsl-1.0",
@@ -100,7 +100,7 @@ SPDX_TO_HUB: dict[str, str] = {
     "Zlib": "zlib", "PDDL-1.0": "pddl", "LGPLLR": "lgpl-lr",
 }
 
-# The Hub's task categories: the pipeline types of huggingface.js packages/tasks pipelines.ts.
+# The Hub's task categories: the task (pipeline) types its metadata accepts.
 HUB_TASK_CATEGORIES = frozenset((
     "text-classification", "token-classification", "table-question-answering",
     "question-answering", "zero-shot-classification", "translation", "summarization",
@@ -726,9 +726,10 @@ def _merge_data(ours: dict[str, Any], theirs: Mapping[str, Any]) -> dict[str, An
     """Our keys replace theirs, except tags (union, theirs first) and configs (our `default`
     config replaces theirs; their other configs stay); every other key of theirs stays."""
     merged = dict(ours)
-    tags = [str(t) for t in (theirs.get("tags") or []) if t is not None]
+    tags = _as_list(theirs.get("tags"))
     merged["tags"] = tags + [t for t in ours.get("tags", []) if t not in tags]
-    configs = [c for c in theirs.get("configs") or []
+    configs = theirs.get("configs")
+    configs = [c for c in (configs if isinstance(configs, list) else [])
                if not (isinstance(c, Mapping) and c.get("config_name") == "default")]
     merged["configs"] = list(ours["configs"]) + configs
     for key, value in theirs.items():
@@ -780,6 +781,9 @@ def render_card(facts: Any, meta: Mapping[str, Any] | None = None, *,
     licences = [r["key"] for r in composition_rows(f, "by_license", "by_license")]
     lic = card_license(licences, link=meta_get(meta, "license_link"))
     data = _header(f, meta, lic, pretty)
+    problems = check_card_data(data)  # ours only: what a person wrote is theirs to answer for
+    if problems:
+        raise CardError("dataset card header: " + "; ".join(problems))
     sections = _sections(f, meta, lic, pretty)
     preamble = ""
     if existing is not None:
@@ -791,9 +795,6 @@ def render_card(facts: Any, meta: Mapping[str, Any] | None = None, *,
         data = _merge_data(data, old.data.to_dict())
         preamble, old_sections = _parse_sections(old.text)
         sections = _merge_sections(sections, old_sections)
-    problems = check_card_data({k: data.get(k) for k in OWNED_KEYS})
-    if problems:
-        raise CardError("dataset card header: " + "; ".join(problems))
     card_data = DatasetCardData(**data)
     body = "\n".join(s.text() for s in sections)
     if preamble:

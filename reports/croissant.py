@@ -7,7 +7,7 @@
 (reports/metadata.py). The file sits in the release folder's `reports/`, so the shards are
 reached as `../data/part-NNNNN.parquet` (`data_base` changes that prefix).
 
-What is written, and why (docs/reports.md, "Croissant"):
+What is written, and why (docs/croissant-and-card.md):
 
 - one FileObject per shard, with its sha256 and size: mlcroissant checks a shard's hash when
   it reads it, so every record read is a record of the release that was cut;

@@ -421,3 +421,13 @@ def test_check_card_data_flags_values_the_hub_does_not_list():
         "license", "size_categories", "task_categories", "multilinguality", "language",
         "configs"]
     assert check_card_data({"license": "other"}) == ["license: other needs license_name"]
+
+
+def test_header_values_a_person_wrote_are_theirs_to_answer_for(tmp_path):
+    facts = release_facts(tmp_path)
+    existing = ("---\ntags: hand-written\nconfigs:\n- config_name: raw\n  data_dir: raw\n"
+                "task_ids:\n- language-modeling\n---\n# Old\n")
+    header = _header(render_card(facts, META, existing=existing))
+    assert header["tags"] == ["hand-written", "code", "govcat", "web"]
+    assert header["configs"][1] == {"config_name": "raw", "data_dir": "raw"}
+    assert header["task_ids"] == ["language-modeling"]
