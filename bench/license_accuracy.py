@@ -25,6 +25,9 @@ On the same licence files of each package (one scancode scan, cached under bench
                               licenses/licenses/*.txt, are for the folders they sit in);
   govcat, files + metadata    `conclude` with the package's manifest (METADATA / PKG-INFO /
                               package.json) as package metadata — how a code tree is concluded.
+The truth comes from the same metadata the last column reads, so that column shows what the
+conclusion makes of metadata beside the files (GNU versions, how licences combine), not an
+independent accuracy; the first two columns see the files only.
 A conclusion is right when it is equivalent to the truth (boolean equivalence over SPDX ids),
 with one alias: PSF-2.0 = Python-2.0 (scancode names the Python licence file Python-2.0;
 packages declare PSF-2.0, its first part).

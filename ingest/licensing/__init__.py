@@ -4,6 +4,8 @@
 - `golicense`  go-license-detector through its CLI, when the binary is on PATH (second opinion)
 - `cache`      `LicenseCache`: findings by (detector, version, file sha256)
 - `conclude`   from findings to a concluded licence per file, with the reasons and conflicts
+- `reading`    how a licence file reads: primary licence, secondary quotes, GNU versions, choices
+- `tree`       licence files, nearest ancestors and manifests of a code tree
 
 Detectors return `ingest.types.LicenseFinding`s; nothing here decides what a licence allows
 (that is `policies.taxonomy`). scancode-toolkit is imported only when a scan runs.

@@ -76,8 +76,8 @@ _PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("named files", re.compile(
         r"\b(?:the|some|these|those|following|other|certain)\s+(?:source\s+)?files?\b|"
         r"\bfiles?\s+(?:in|under|named|called|listed)\b|\bdirector(?:y|ies)\b|\bfolders?\b|"
-        r"\b[\w-]+(?:/[\w.-]+)+|\b[\w-]+\.(?:c|h|cc|cpp|hpp|js|mjs|ts|py|pyx|css|go|rs|java|"
-        r"rb|pl|sh)\b", re.IGNORECASE)),
+        # a path: dir/file.ext or dir/ (not "and/or")
+        r"\b[\w-]+(?:/[\w-]+)*/[\w-]*\.\w+\b|\b[\w.-]+/(?=[\s,;:)]|$)", re.IGNORECASE)),
 )
 _WHOLE = re.compile(
     r"\bsoftware\s+and\s+(?:its\s+|the\s+|associated\s+)?documentation\b|"

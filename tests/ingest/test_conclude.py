@@ -389,3 +389,13 @@ def test_conclude_tree_reads_licence_files_from_disk(tmp_path):
     assert got.expression == "MIT"
     assert [(f.expression, f.extra["scope"]) for f in got.secondary] == [
         ("GPL-2.0-only", "bundled code")]
+
+
+def test_a_gnu_notice_for_the_whole_program_stays_primary():
+    text = ("This file is part of Frob.\n\nFrob is free software: you can redistribute it "
+            "and/or modify it under the\nterms of the GNU General Public License as published by "
+            "the Free Software\nFoundation, either version 2 of the License, or (at your option) "
+            "any later version.\n")
+    got = read_file({"COPYING": text}, detection(
+        "COPYING", ("GPL-2.0-or-later", 3, 6, "notice", "Frob is free software")))
+    assert got.expression == "GPL-2.0-or-later" and got.secondary == []
