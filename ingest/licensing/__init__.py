@@ -5,6 +5,7 @@
 - `cache`      `LicenseCache`: findings by (detector, version, file sha256)
 - `conclude`   from findings to a concluded licence per file, with the reasons and conflicts
 - `reading`    how a licence file reads: primary licence, secondary quotes, GNU versions, choices
+- `prose`      a licence file cut into paragraphs, headings and sentences, and the words of scope
 - `tree`       licence files, nearest ancestors and manifests of a code tree
 
 Detectors return `ingest.types.LicenseFinding`s; nothing here decides what a licence allows

@@ -40,6 +40,15 @@ from dataclasses import dataclass
 
 from common import spdx
 from ingest.code_licenses import Declaration
+from ingest.licensing.prose import (
+    HISTORY,
+    PARTS,
+    SENTENCE_END,
+    WHOLE,
+    Text,
+    flatten,
+    sentence_of,
+)
 from ingest.types import LicenseFinding
 
 __all__ = ["POINTER", "Reading", "read"]
@@ -54,36 +63,6 @@ _GENERIC = frozenset({"GPL-1.0-or-later", "LGPL-2.0-or-later", "AGPL-1.0-or-late
 _STRENGTH = {"text": 3, "notice": 2, "other": 2, "reference": 1, "tag": 0}
 _GNU = re.compile(r"^(?P<base>(?:A|L)?GPL-\d\.\d|GFDL-1\.\d(?:-(?:no-)?invariants)?)"
                   r"-(?P<range>only|or-later)$")
-
-_URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S+|<[^>\s]*>", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[A-Z0-9(\"'*\-])")
-_UNDERLINE = re.compile(r"^\s*([=\-~^*#_])\1{2,}\s*$")
-
-_HISTORY = re.compile(r"\bhistor(?:y|ic|ical|ically)\b|\bformerly\b|\bprevious(?:ly)?\s+"
-                      r"(?:licen[cs]ed|released|versions?)\b|\b(?:older|earlier)\s+versions\b",
-                      re.IGNORECASE)
-_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("documentation", re.compile(
-        r"\b(?:documentation|docs|manuals?|tutorials?|examples?|recipes?|artwork|logos?|"
-        r"images?|icons?|fonts?)\b", re.IGNORECASE)),
-    ("bundled code", re.compile(
-        r"\b(?:bundled?|vendor(?:ed)?|third[- ]party|3rd[- ]party|incorporated|embedded|"
-        r"included\s+(?:in|with|into|from)|includes?\s+(?:code|software|files?|portions?|parts?|"
-        r"a\s+copy)|contains?\s+(?:code|software|files?|portions?|parts?)|portions?|"
-        r"parts?\s+of|derived\s+from|adapted\s+from|copied\s+from|taken\s+from|based\s+on|"
-        r"ported\s+from|dependenc(?:y|ies)|sub-?modules?|sub-?projects?|other\s+licen[cs]es|"
-        r"different\s+licen[cs]es)\b", re.IGNORECASE)),
-    ("named files", re.compile(
-        r"\b(?:the|some|these|those|following|other|certain)\s+(?:source\s+)?files?\b|"
-        r"\bfiles?\s+(?:in|under|named|called|listed)\b|\bdirector(?:y|ies)\b|\bfolders?\b|"
-        # a path: dir/file.ext or dir/ (not "and/or")
-        r"\b[\w-]+(?:/[\w-]+)*/[\w-]*\.\w+\b|\b[\w.-]+/(?=[\s,;:)]|$)", re.IGNORECASE)),
-)
-_WHOLE = re.compile(
-    r"\bsoftware\s+and\s+(?:its\s+|the\s+|associated\s+)?documentation\b|"
-    r"\b(?:this|the|our)\s+(?:software|program|library|project|package|code|work|module|crate|"
-    r"product|application|distribution|repository)\s+(?:is|are|may|can)\b",
-    re.IGNORECASE)
 
 _GNU_FORMULA = re.compile(
     r"\beither\s+version\s+[\d.]+\s+of\s+the\s+licen[cs]e,?\s+or\b|"
@@ -123,60 +102,6 @@ class _Statement:
     context_lines: frozenset[int] = frozenset()
 
 
-# ------------------------------------------------------------------------------ texts
-
-
-class _Text:
-    """A file's lines with its paragraphs and section headings (1-based line numbers)."""
-
-    def __init__(self, text: str):
-        self.lines = text.splitlines()
-        self.headings = [n for n in range(1, len(self.lines) + 1) if self._is_heading(n)]
-
-    def line(self, number: int) -> str:
-        return self.lines[number - 1] if 1 <= number <= len(self.lines) else ""
-
-    def blank(self, number: int) -> bool:
-        return not self.line(number).strip() or bool(_UNDERLINE.match(self.line(number)))
-
-    def _is_heading(self, number: int) -> bool:
-        line = self.line(number).strip()
-        if not line or len(line) > 100 or _UNDERLINE.match(line):
-            return False
-        if line.startswith("#") or _UNDERLINE.match(self.line(number + 1)):
-            return True
-        letters = [c for c in line if c.isalpha()]
-        alone = self.blank(number - 1) and self.blank(number + 1)
-        return (alone and len(letters) >= 4 and all(c.isupper() for c in letters)
-                and len(line.split()) <= 12 and not line.endswith("."))
-
-    def paragraph(self, number: int) -> tuple[int, int]:
-        start = end = number
-        while start > 1 and not self.blank(start - 1):
-            start -= 1
-        while end < len(self.lines) and not self.blank(end + 1):
-            end += 1
-        return start, end
-
-
-def _flat(text: str) -> str:
-    return " ".join(_URL.sub(" ", text).split())
-
-
-def _sentence(paragraph: str, match_text: str) -> str:
-    """The sentence of `paragraph` where `match_text` starts (the paragraph when not found)."""
-    flat, needle = paragraph.lower(), _flat(match_text).lower()[:40]
-    at = flat.find(needle) if needle else -1
-    if at < 0:
-        return paragraph
-    start = 0
-    for piece in _SENTENCE_END.split(paragraph):
-        if start <= at < start + len(piece) + 1:
-            return piece
-        start += len(piece) + 1
-    return paragraph
-
-
 # ------------------------------------------------------------------------------ steps
 
 
@@ -212,7 +137,7 @@ def _is_full_text(statement: _Statement) -> bool:
     return statement.kind == "text" and statement.lines[1] - statement.lines[0] >= _MIN_TEXT_LINES
 
 
-def _scope(statement: _Statement, text: _Text, covered: set[int]) -> None:
+def _scope(statement: _Statement, text: Text, covered: set[int]) -> None:
     first, last = statement.lines
     heading = next((text.line(n) for n in reversed(text.headings)
                     if n < first and n not in covered), "")
@@ -228,30 +153,30 @@ def _scope(statement: _Statement, text: _Text, covered: set[int]) -> None:
         statement.context_lines = frozenset(range(n + 1, first))
         if first in text.headings:
             intro.append(text.line(first))
-        sentence = _flat(" ".join(intro))
+        sentence = flatten(" ".join(intro))
     else:
         start, end = text.paragraph(first)
         end = max(end, text.paragraph(last)[1])
-        prose = _flat(" ".join(text.line(n) for n in range(start, end + 1)
+        prose = flatten(" ".join(text.line(n) for n in range(start, end + 1)
                                if n not in covered or start == end))
-        sentence = _sentence(prose, statement.text)
+        sentence = sentence_of(prose, statement.text)
         statement.context_lines = frozenset(range(start, end + 1))
         before = text.line(start - 2).rstrip() if text.blank(start - 1) else ""
-        if before.endswith(":") and sentence == _SENTENCE_END.split(prose)[0]:
-            sentence = f"{_flat(before)} {sentence}"
-    heading = _flat(heading)
+        if before.endswith(":") and sentence == SENTENCE_END.split(prose)[0]:
+            sentence = f"{flatten(before)} {sentence}"
+    heading = flatten(heading)
     statement.context = sentence
-    if _HISTORY.search(heading) or _HISTORY.search(sentence):
+    if HISTORY.search(heading) or HISTORY.search(sentence):
         statement.scope = "history"
         statement.context = sentence or heading
         return
-    for label, pattern in _PARTS:
-        if pattern.search(heading) and not _WHOLE.search(heading):
+    for label, pattern in PARTS:
+        if pattern.search(heading) and not WHOLE.search(heading):
             statement.scope, statement.context = label, heading
             return
-    if _WHOLE.search(sentence):
+    if WHOLE.search(sentence):
         return
-    for label, pattern in _PARTS:
+    for label, pattern in PARTS:
         if pattern.search(sentence):
             statement.scope = label
             return
@@ -366,13 +291,13 @@ def _gnu_versions(
                              "package metadata): this version only")
 
 
-def _choice_marker(texts: dict[str, tuple[_Text, set[int]]], secondary: list[_Statement]) -> str:
+def _choice_marker(texts: dict[str, tuple[Text, set[int]]], secondary: list[_Statement]) -> str:
     for location, (text, covered) in texts.items():
         quoted = {n for s in secondary if s.finding.location == location
                   for n in s.context_lines}
-        prose = _flat(" ".join(line for n, line in enumerate(text.lines, 1)
+        prose = flatten(" ".join(line for n, line in enumerate(text.lines, 1)
                                if n not in covered and n not in quoted))
-        for sentence in _SENTENCE_END.split(prose):
+        for sentence in SENTENCE_END.split(prose):
             found = _CHOICE.search(_GNU_FORMULA.sub(" ", sentence))
             if found:
                 return sentence
@@ -424,7 +349,7 @@ def read(
     notes: list[str] = []
     statements: list[_Statement] = []
     whole: dict[int, int] = {}
-    files: dict[str, tuple[_Text, set[int]]] = {}
+    files: dict[str, tuple[Text, set[int]]] = {}
     for finding in findings:
         own = _statements(finding) or [_Statement(finding, finding.expression, (0, 0), "other",
                                                   finding.raw)]
@@ -437,7 +362,7 @@ def read(
         here = [s for s in statements if s.finding.location == location]
         covered = {n for s in here if _is_full_text(s)
                    for n in range(s.lines[0], s.lines[1] + 1)}
-        parsed = _Text(text)
+        parsed = Text(text)
         files[location] = (parsed, covered)
         for s in here:
             _scope(s, parsed, covered - set(range(s.lines[0], s.lines[1] + 1)))
