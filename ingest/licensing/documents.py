@@ -137,7 +137,10 @@ def _record(c: Conclusion) -> dict[str, Any]:
     if c.conflict and c.conflict_detail:
         chain.append(f"conflict: {c.conflict_detail}")
     return {"chain": chain, "conflict": c.conflict, "level": c.level,
-            "evidence": [_finding(f) for f in c.evidence]}
+            "evidence": [_finding(f) for f in c.evidence],
+            # licences the files quote for bundled, vendored or historical parts
+            "secondary": [_finding(f) | {"scope": (f.extra or {}).get("scope")}
+                          for f in getattr(c, "secondary", ())]}
 
 
 def conclude_path(path: Path) -> dict[str, Any]:
@@ -161,7 +164,8 @@ def conclude_path(path: Path) -> dict[str, Any]:
     header = spdx_header_finding(text, location=path.name)
     found = scancode.detect_file(path, location=path.name)
     c = conclude(path=path.name, header=header, nearest_license_file=[], package_metadata=[],
-                 repository=[], source_declared=None, file_findings=found)
+                 repository=[], source_declared=None, file_findings=found,
+                 texts={path.name: text})
     return {"path": str(path), "expression": c.expression, **_record(c)}
 
 
