@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (SQLite under .govcat-quickstart/): register the sample
 # sources, review and approve them, ingest the samples, gate and process them, cut a release,
-# verify and sign it, and show what the catalog knows. Reports and mixture reviews join this
-# script as they land.
+# verify and sign it, write its reports, and show what the catalog knows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOVCAT_HOME="${GOVCAT_HOME:-.govcat-quickstart}"
@@ -59,6 +58,10 @@ govcat release sign sample-corpus --key "$GOVCAT_HOME/release-key.pem"
 govcat release verify sample-corpus --public-key "$GOVCAT_HOME/release-key.pub"
 model_signing verify key --public_key "$GOVCAT_HOME/release-key.pub" \
   --signature "$release_dir/release.sig" "$release_dir"
+step "Write the release's reports: datasheet, dataset card, Croissant, EU AI Act summary, attribution"
+govcat report check sample-corpus --meta samples/release.yaml
+govcat report all sample-corpus --meta samples/release.yaml
+govcat release verify sample-corpus --public-key "$GOVCAT_HOME/release-key.pub"
 step "Prove one document is in the release"
 first_doc=$(python -c "import pyarrow.parquet as pq,sys; print(pq.read_table(sys.argv[1]).column('id')[0])" "$release_dir/index.parquet")
 govcat release prove "$first_doc" --out "$GOVCAT_HOME/proof.json"
