@@ -37,6 +37,7 @@ __all__ = [
     "iter_json_lines",
     "iter_lines",
     "open_compressed",
+    "outside_root",
     "parse_timestamp",
 ]
 
@@ -68,7 +69,8 @@ def iter_files(root: Path, suffixes: Iterable[str]) -> Iterator[tuple[Path, bool
         return
     found: list[tuple[str, Path]] = []
     # Directory symlinks are not descended (loops, and a tree that changes under a resume);
-    # file symlinks are read, as dataset caches (e.g. Hugging Face's) are made of them.
+    # file symlinks are listed, as dataset caches (e.g. Hugging Face's) are made of them, and
+    # the connectors read only those that stay inside `root` (`outside_root`).
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         base = Path(dirpath)
@@ -78,6 +80,23 @@ def iter_files(root: Path, suffixes: Iterable[str]) -> Iterator[tuple[Path, bool
                 found.append((path.relative_to(root).as_posix(), path))
     for _, path in sorted(found):
         yield path, path.name.lower().endswith(wanted)
+
+
+def outside_root(file: Path, root: Path, *, location: str = "") -> Quarantined | None:
+    """A `path-escape` quarantine when `file` resolves (through symlinks or `..`) outside
+    `root`, the input the user named; None when it stays inside.
+
+    Every connector that walks a folder asks this before it opens a file, so a link to
+    /etc/passwd left in a dataset folder is never read. A dataset cache made of links into a
+    sibling folder (Hugging Face's snapshots/ -> blobs/) is read by naming the folder that
+    holds both.
+    """
+    resolved = file.resolve()
+    base = root.resolve()
+    if resolved.is_relative_to(base):
+        return None
+    return Quarantined("path-escape", str(file), location or file.name,
+                       f"resolves outside the input {base} to {resolved}")
 
 
 def open_compressed(path: Path) -> IO[bytes]:

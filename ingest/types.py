@@ -69,6 +69,10 @@ class RawDocument:
     metadata: dict[str, Any] = field(default_factory=dict)
     signals: list[ConsentSignal] = field(default_factory=list)
     licenses: list[LicenseFinding] = field(default_factory=list)
+    # Where it was read, as in `Quarantined`: a document the catalog cannot store (a NUL in
+    # its URL, a lone surrogate in its text) is quarantined there instead.
+    file: str = ""
+    location: str = ""
 
 
 @dataclass(slots=True, frozen=True)

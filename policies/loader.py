@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from common import yamlsafe
 from policies.engine import CheckedCondition, check_condition
 from policies.errors import InvalidPolicy, PolicyError
 from policies.facts import DEFAULT_SCHEMA, FactSchema
@@ -113,7 +114,7 @@ class _Parser:
         self.schema = schema
         self.lines = text.split("\n")
         self.errors: list[PolicyError] = []
-        self.loader = yaml.SafeLoader(text)
+        self.loader = yamlsafe.SafeLoader(text)
 
     # -- reporting
 

@@ -182,6 +182,7 @@ class Ingestor:
             try:
                 for path, connector, options in plan:
                     self.stats.files += 1
+                    self._reading = path
                     tree = self._trees.get(path)
                     for item in connector.read(path, options):
                         self.stats.read += 1
@@ -193,10 +194,13 @@ class Ingestor:
                         elif isinstance(item, Skipped):
                             self.stats.skipped[item.reason] += 1
                         elif isinstance(item, Quarantined):
-                            self.stats.quarantined[item.reason] += 1
-                            batch.quarantine.append(item)
+                            self._quarantine(batch, item)
                         elif isinstance(item, RobotsFound):
-                            batch.robots.append(item)
+                            if (problem := unstorable_robots(item)) is not None:
+                                self._quarantine(batch, Quarantined(
+                                    "unstorable", item.url, item.host, problem))
+                            else:
+                                batch.robots.append(item)
                 self._flush(batch)
             except InputError as exc:
                 # The input as a whole is unusable (not a record in it): fail the command,
@@ -206,16 +210,40 @@ class Ingestor:
                 life.stats = self.stats.to_dict()
         return IngestResult(self.run_id, self.slug, formats, self.stats, life.status)
 
+    def _quarantine(self, batch: _Batch, item: Quarantined) -> None:
+        self.stats.quarantined[item.reason] += 1
+        batch.quarantine.append(item)
+
     def _add_document(self, batch: _Batch, doc: RawDocument, fmt: str,
                       tree: TreeLicences | None = None) -> None:
         text = doc.text
-        n_bytes = len(text.encode("utf-8"))
         self.stats.documents += 1
+        problem = unstorable(doc)
+        encoded = b""
+        if problem is None:
+            try:
+                encoded = text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                problem = f"text: {_lone_surrogate(text, exc)}"
+        signals = [asdict(sig) for sig in doc.signals]
+        json_fields = {
+            "metadata": shards.to_json({**doc.metadata, "format": fmt}),
+            "signals": shards.to_json(signals),
+            "licenses": shards.to_json([asdict(f) for f in doc.licenses]),
+        }
+        for name, value in json_fields.items():
+            problem = problem or _text_problem(value, field=name, nul=False)
         if self.progress:
-            self.progress(1, n_bytes)
+            self.progress(1, len(encoded))
+        if problem is not None:
+            # Kept out of the batch, so the batch's transaction holds only rows it can store.
+            where = doc.location or f"id {_storable(doc.native_id)[:200]}"
+            self._quarantine(batch, Quarantined("unstorable", doc.file or str(self._reading),
+                                                where, problem))
+            return
+        n_bytes = len(encoded)
         declared = next((f.expression for f in doc.licenses
                          if f.detector in DOCUMENT_DECLARING), None)
-        signals = [asdict(sig) for sig in doc.signals]
         concluded, how = conclude_document(doc, source_declared=self.source.declared_license,
                                            tree=tree)
         row = {
@@ -223,19 +251,17 @@ class Ingestor:
             "source": self.slug,
             "native_id": doc.native_id,
             "text": text,
-            "content_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "content_sha256": hashlib.sha256(encoded).hexdigest(),
             "url": doc.url,
             "host": doc.host.lower() if doc.host else None,
             "collected_at": as_utc(doc.collected_at),
             "created_at": as_utc(doc.created_at),
             "title": doc.title,
             "language": doc.language,
-            "metadata": shards.to_json({**doc.metadata, "format": fmt}),
-            "signals": shards.to_json(signals),
-            "licenses": shards.to_json([asdict(f) for f in doc.licenses]),
+            **json_fields,
             "_n_bytes": n_bytes,
             "_declared": declared,
-            "_consent_signals": shards.to_json(signals) if signals else None,
+            "_consent_signals": json_fields["signals"] if signals else None,
             "_reserved_uses": own_reservation(doc),
             "_concluded": concluded,
             "_conclusion": how if (doc.licenses or tree is not None) else None,
@@ -342,13 +368,16 @@ class Ingestor:
         now = utcnow()
         rows = []
         for q in items:
-            key = (q.file, q.location, q.reason)
+            # What connectors report quotes the input (a file name, an id), which may hold
+            # the very characters that made a record unstorable.
+            file, location = _storable(q.file), _storable(q.location)
+            key = (file, location, q.reason)
             if key in existing:
                 continue
             existing.add(key)
-            rows.append({"run_id": self.run_id, "source_id": self.source.id, "file": q.file,
-                         "location": q.location, "reason": q.reason,
-                         "detail": q.detail or None, "created_at": now})
+            rows.append({"run_id": self.run_id, "source_id": self.source.id, "file": file,
+                         "location": location, "reason": q.reason,
+                         "detail": _storable(q.detail) or None, "created_at": now})
         if rows:
             uow.session.execute(insert(QuarantineRecord.__table__), rows)
 
@@ -374,6 +403,74 @@ class Ingestor:
                 run_id=self.run_id, created_at=utcnow()))
             uow.session.flush()
             self.stats.robots_snapshots += 1
+
+
+# ---------------------------------------------------------------- what the catalog can store
+
+# Postgres text columns refuse NUL, and no database (nor Parquet) takes a lone surrogate, which
+# has no UTF-8 form. A record holding either is quarantined on every database alike, before it
+# joins a batch, so one such record never fails the transaction of the others.
+_NO_NUL_FIELDS = ("native_id", "url", "host", "title")
+_FINDING_FIELDS = ("detector", "expression", "location", "raw")
+_MAX_HOST = 255  # hosts.name and documents.host
+
+
+def unstorable(doc: RawDocument) -> str | None:
+    """Why the index or a shard cannot hold `doc`'s identity, provenance or licence findings
+    (the field and what is wrong with it), or None. The text is checked as it is encoded."""
+    for name in _NO_NUL_FIELDS:
+        value = getattr(doc, name)
+        if isinstance(value, str) and (problem := _text_problem(value, field=name)):
+            return problem
+    if doc.host and len(doc.host) > _MAX_HOST:
+        return f"host: {len(doc.host)} characters, over the {_MAX_HOST} the index holds"
+    if isinstance(doc.language, str) and (problem := _text_problem(
+            doc.language, field="language", nul=False)):
+        return problem
+    for finding in doc.licenses:
+        extra = finding.extra or {}
+        values = [*(getattr(finding, n) for n in _FINDING_FIELDS),
+                  extra.get("detector_version"), extra.get("matched_text_sha256")]
+        for value in values:
+            if isinstance(value, str) and (problem := _text_problem(
+                    value, field=f"licence finding of {finding.detector}")):
+                return problem
+    return None
+
+
+def unstorable_robots(found: RobotsFound) -> str | None:
+    """Why a robots.txt (or other consent file) met in the input cannot be stored, or None."""
+    for name in ("host", "content", "url"):
+        if problem := _text_problem(getattr(found, name), field=name):
+            return problem
+    if len(found.host) > _MAX_HOST:
+        return f"host: {len(found.host)} characters, over the {_MAX_HOST} the catalog holds"
+    return None
+
+
+def _text_problem(value: str, *, field: str, nul: bool = True) -> str | None:
+    if nul and "\x00" in value:
+        return f"{field}: a NUL character at position {value.index(chr(0))}"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"{field}: {_lone_surrogate(value, exc)}"
+    return None
+
+
+def _lone_surrogate(value: str, exc: UnicodeEncodeError) -> str:
+    return (f"a lone surrogate U+{ord(value[exc.start]):04X} at position {exc.start} "
+            "(not Unicode text)")
+
+
+def _storable(value: str) -> str:
+    """`value` with NULs and lone surrogates written as escapes, for a quarantine record."""
+    value = value.replace("\x00", "\\x00")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def own_reservation(doc: RawDocument) -> str:

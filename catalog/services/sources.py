@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import reprlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 
@@ -28,7 +28,8 @@ from catalog.models import (
 from catalog.repositories import SourceRepository
 from catalog.timeutil import iso_utc
 from catalog.unit_of_work import UnitOfWork
-from common.spdx import LicenseExpressionError, normalize
+from common import yamlsafe
+from common.spdx import MAX_EXPRESSION_CHARS, LicenseExpressionError, normalize
 
 # Registry columns may use the CLI flag names too.
 FIELD_ALIASES = {
@@ -40,6 +41,47 @@ FIELD_ALIASES = {
     "acquired": "acquisition_date",
     "acquired_at": "acquisition_date",
 }
+
+# Characters a free-text field may hold: ample for any real value, and bounded so that no field
+# slows what reads it back (the declared licence is parsed again for each document ingested).
+FIELD_LIMITS = {
+    "slug": 100, "title": 500, "uri": 2000, "steward": 500, "acquisition_method": 500,
+    "declared_license": MAX_EXPRESSION_CHARS, "license_evidence_url": 2000, "tos_url": 2000,
+    "tos_quote": 20_000, "jurisdiction": 100, "status_reason": 2000,
+}
+# The fields that may span lines; in any other a line break means a quote left open in a CSV.
+MULTILINE_FIELDS = frozenset({"tos_quote", "status_reason"})
+_SHOWN_CHARS = 100
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` cut to about 100 characters, never rendering more of it than that."""
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = _SHOWN_CHARS
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 10
+    short.maxlevel = 3
+    text = short.repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
+
+
+def field_problem(name: str, value: Any) -> str | None:
+    """Why a free-text field's value is refused (too long, a line break where none belongs)."""
+    if not isinstance(value, str) or name not in FIELD_LIMITS:
+        return None
+    text = value.strip()
+    if len(text) > FIELD_LIMITS[name]:
+        return (f"{name.replace('_', '-')}: {len(text):,} characters, over the limit of "
+                f"{FIELD_LIMITS[name]:,}")
+    if name not in MULTILINE_FIELDS and ("\n" in text or "\r" in text):
+        line = text.replace("\r", "\n").split("\n", 1)[0]
+        return f"{name.replace('_', '-')}: a line break after {shown(line)} (one line expected)"
+    return None
+
+
+def _check_fields(**values: Any) -> None:
+    problems = [p for name, value in values.items() if (p := field_problem(name, value))]
+    if problems:
+        raise InvalidInput("; ".join(problems))
 
 
 def source_record(source: Source) -> dict[str, Any]:
@@ -76,15 +118,22 @@ def validate_source(raw: Mapping[str, Any]) -> SourceCreate:
             unknown.append(str(key))
             continue
         clean[name] = value
-    problems = [f"unknown field {k!r}" for k in unknown]
+    problems = [f"unknown field {shown(str(k))}" for k in unknown]
+    refused = set()
+    for name, value in clean.items():
+        if (problem := field_problem(name, value)) is not None:
+            problems.append(problem)
+            refused.add(name)
     try:
         data = SourceCreate.model_validate(clean)
     except ValidationError as exc:
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "record"
-            given = err.get("input")
-            shown = f" (got {given!r})" if given is not None and not isinstance(given, dict) else ""
-            problems.append(f"{field.replace('_', '-')}: {err['msg']}{shown}")
+            if field not in refused:  # said once, by field_problem
+                given = err.get("input")
+                got = (f" (got {shown(given)})"
+                       if given is not None and not isinstance(given, dict) else "")
+                problems.append(f"{field.replace('_', '-')}: {err['msg']}{got}")
         raise InvalidInput("; ".join(problems)) from None
     if problems:
         raise InvalidInput("; ".join(problems))
@@ -123,8 +172,9 @@ def register_source(uow: UnitOfWork, *, data: SourceCreate) -> Source:
     return source
 
 
-def read_registry(path: Path) -> list[dict[str, Any]]:
-    """Rows of a YAML (list, or mapping with `sources:`) or CSV registry file."""
+def read_registry(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of a YAML (list, or mapping with `sources:`) or CSV registry file, each with its
+    row number: the line it starts on in a CSV (the header is line 1), its position in YAML."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -133,29 +183,55 @@ def read_registry(path: Path) -> list[dict[str, Any]]:
         raise InvalidInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise InvalidInput(f"{path}: empty CSV (no header row)")
-        rows = []
-        for row in reader:
-            if None in row:
-                raise InvalidInput(f"{path}: line {reader.line_num}: more values than columns")
-            rows.append({k: (v if v != "" else None) for k, v in row.items()})
-        return rows
+        return _csv_rows(path, text)
     if suffix in (".yaml", ".yml", ".json"):
         try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}: " if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise InvalidInput(f"{path}: {where}invalid YAML ({problem})") from None
+            loaded = yamlsafe.load(text)
+        except yamlsafe.YamlError as exc:
+            where = f"line {exc.line}: " if exc.line else ""
+            raise InvalidInput(f"{path}: {where}invalid YAML ({exc.problem})") from None
         if isinstance(loaded, dict) and "sources" in loaded:
             loaded = loaded["sources"]
         if not isinstance(loaded, list) or not all(isinstance(r, dict) for r in loaded):
             raise InvalidInput(f"{path}: expected a list of sources (or `sources:` with a list)")
-        return loaded
+        return list(enumerate(loaded, start=1))
     raise InvalidInput(f"{path}: unknown registry format {suffix!r}; use .yaml, .yml or .csv")
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
+    """A CSV registry's rows, numbered as a spreadsheet shows them (the header is row 1).
+
+    One malformed row (a quote left open, a stray quote, more or fewer values than columns)
+    refuses the file: every row after it may be misread."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    header: list[str] | None = None
+    while True:
+        number, start = len(rows) + (2 if header else 1), reader.line_num + 1
+        where = f"row {number} (line {start})"
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            opened = (f"; a quote opened there is still open at line {reader.line_num}"
+                      if reader.line_num > start else "")
+            raise InvalidInput(f"{path}: {where}: malformed CSV ({exc}){opened}; nothing "
+                               "imported") from None
+        if not any(v.strip() for v in values):
+            continue  # a blank line
+        if header is None:
+            header = [v.strip() for v in values]
+            continue
+        if len(values) != len(header):
+            more = "more" if len(values) > len(header) else "fewer"
+            raise InvalidInput(f"{path}: {where}: {len(values)} values for {len(header)} "
+                               f"columns ({more} values than columns); nothing imported")
+        rows.append((number, {k: (v if v != "" else None)
+                              for k, v in zip(header, values, strict=True)}))
+    if header is None:
+        raise InvalidInput(f"{path}: empty CSV (no header row)")
+    return rows
 
 
 def import_sources(uow: UnitOfWork, *, path: Path) -> list[SourceCreate]:
@@ -164,12 +240,11 @@ def import_sources(uow: UnitOfWork, *, path: Path) -> list[SourceCreate]:
     problems: list[str] = []
     valid: list[tuple[int, SourceCreate]] = []
     seen: dict[str, int] = {}
-    offset = 2 if path.suffix.lower() == ".csv" else 1  # CSV rows start after the header
-    for index, row in enumerate(rows):
-        label = f"row {index + offset}"
+    for number, row in rows:
+        label = f"row {number}"
         slug = row.get("slug")
         if slug:
-            label += f" ({slug})"
+            label += f" ({slug if isinstance(slug, str) and len(slug) <= 100 else shown(slug)})"
         try:
             data = validate_source(row)
         except InvalidInput as exc:
@@ -178,8 +253,8 @@ def import_sources(uow: UnitOfWork, *, path: Path) -> list[SourceCreate]:
         if data.slug in seen:
             problems.append(f"{label}: slug {data.slug!r} repeats row {seen[data.slug]}")
             continue
-        seen[data.slug] = index + offset
-        valid.append((index + offset, data))
+        seen[data.slug] = number
+        valid.append((number, data))
     existing = SourceRepository(uow.session).existing_slugs(d.slug for _, d in valid)
     for row_no, data in valid:
         if data.slug in existing:
@@ -221,8 +296,9 @@ def review_source(uow: UnitOfWork, *, slug: str, verdict: str, quote: str | None
                   reviewer: str | None, url: str | None = None,
                   snapshot_sha256: str | None = None) -> TosReview:
     if verdict not in TOS_VERDICTS:
-        raise InvalidInput(f"unknown ToS verdict {verdict!r}; expected one of "
+        raise InvalidInput(f"unknown ToS verdict {shown(verdict)}; expected one of "
                            f"{', '.join(TOS_VERDICTS)}")
+    _check_fields(tos_quote=quote, tos_url=url)
     source = SourceRepository(uow.session).get(slug)
     before = source_record(source)
     review = TosReview(source_id=source.id, url=url or source.tos_url,
@@ -245,6 +321,7 @@ def review_source(uow: UnitOfWork, *, slug: str, verdict: str, quote: str | None
 def set_source_status(uow: UnitOfWork, *, slug: str, status: str, reason: str) -> Source:
     if not reason or not reason.strip():
         raise InvalidInput("a reason is required (--reason)")
+    _check_fields(status_reason=reason)
     source = SourceRepository(uow.session).get(slug)
     before = source_record(source)
     source.status = status

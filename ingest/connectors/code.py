@@ -41,7 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ingest.code_licenses import is_manifest, package_metadata_licenses, spdx_header_finding
 from ingest.registry import Connector, register
-from ingest.textio import InputError, decode_text
+from ingest.textio import InputError, decode_text, outside_root
 from ingest.types import Item, LicenseFinding, Quarantined, RawDocument, Skipped
 
 VENDORED_DIRS = frozenset({
@@ -167,9 +167,8 @@ def read(path: Path, options: CodeOptions) -> Iterator[Item]:
         tree, entries = _plain_tree(path, options)
     licenses_by_dir: dict[str, list[LicenseFinding]] = {}
     yield from _manifest_findings(tree, entries, licenses_by_dir)
-    root_resolved = tree.root.resolve()
     for entry in entries:
-        yield _read_entry(tree, root_resolved, entry, options, licenses_by_dir)
+        yield _read_entry(tree, entry, options, licenses_by_dir)
     if git_top is not None:
         # Files git does not track have no commit to cite; count them rather than lose them.
         others = _git(path, "ls-files", "--others", "--exclude-standard", "--full-name", "-z")
@@ -277,8 +276,11 @@ def _manifest_findings(
         prefix = "" if rel_dir == "." else rel_dir + "/"
         errors: list[tuple[str, str]] = []
         folder = tree.root / rel_dir
-        if not folder.resolve().is_relative_to(tree.root.resolve()):
-            continue  # reported as path-escape when its files are read
+        # A folder or manifest linked out of the tree is never parsed: its files are reported
+        # as path-escape when they are read.
+        if outside_root(folder, tree.root) or not folder.is_dir() or any(
+                outside_root(f, tree.root) for f in folder.iterdir() if is_manifest(f.name)):
+            continue
         findings = package_metadata_licenses(folder, prefix=prefix, errors=errors)
         if findings:
             out["" if rel_dir == "." else rel_dir] = findings
@@ -322,7 +324,6 @@ def _git_blob_sha(data: bytes) -> str:
 
 def _read_entry(
     tree: _Tree,
-    root_resolved: Path,
     entry: _Entry,
     options: CodeOptions,
     licenses_by_dir: dict[str, list[LicenseFinding]],
@@ -334,9 +335,8 @@ def _read_entry(
         return Skipped("submodule", where, rel)
     if not file.is_symlink() and not file.exists():
         return Quarantined("missing", where, rel, "listed by git but not in the work tree")
-    resolved = file.resolve()
-    if not resolved.is_relative_to(root_resolved):
-        return Quarantined("path-escape", where, rel, f"resolves outside the tree to {resolved}")
+    if (escaped := outside_root(file, tree.root, location=rel)) is not None:
+        return escaped
     if entry.pruned_dir or _vendored(rel):
         return Skipped("vendored", where, rel)
     if file.is_symlink() or entry.mode == "120000":
@@ -381,6 +381,8 @@ def _read_entry(
         text=decoded.text,
         metadata=metadata,
         licenses=licenses,
+        file=where,
+        location=rel,
     )
 
 

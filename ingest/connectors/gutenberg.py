@@ -3,7 +3,8 @@
 The header above the `*** START OF THE PROJECT GUTENBERG EBOOK ... ***` marker gives the
 title, author, release date with the `[EBook #N]` number, language and the rights statement;
 the text between the START and END markers is the document. A book without markers is kept
-whole, with `metadata["boilerplate_stripped"] = False`.
+whole, with `metadata["boilerplate_stripped"] = False`. A file of a folder that links out of it
+(a symlink to /etc/passwd, or through `..`) is quarantined as `path-escape`, never read.
 
 The rights statement becomes a `LicenseFinding(detector="gutenberg-header")` whose expression
 is one of these references, defined here:
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.registry import Connector, register
-from ingest.textio import decode_text, iter_files
+from ingest.textio import decode_text, iter_files, outside_root
 from ingest.types import Item, LicenseFinding, Quarantined, RawDocument, Skipped
 
 PD_US = "LicenseRef-PD-US-Gutenberg"
@@ -81,10 +82,13 @@ def read(path: Path, options: GutenbergOptions) -> Iterator[Item]:
     """Yield one document per `.txt` book at `path` (a file or a folder walked in name order)."""
     root = path if path.is_dir() else path.parent
     for file, is_txt in iter_files(path, (".txt",)):
-        if not is_txt:
+        name = file.relative_to(root).as_posix()
+        if (escaped := outside_root(file, path, location=name)) is not None:
+            yield escaped
+        elif not is_txt:
             yield Skipped("not-txt", str(file))
-            continue
-        yield _read_book(file, file.relative_to(root).as_posix(), options)
+        else:
+            yield _read_book(file, name, options)
 
 
 def _read_book(file: Path, name: str, options: GutenbergOptions) -> Item:
@@ -144,6 +148,8 @@ def _read_book(file: Path, name: str, options: GutenbergOptions) -> Item:
         language=_language_code(header.language),
         metadata=metadata,
         licenses=licenses,
+        file=str(file),
+        location=name,
     )
 
 

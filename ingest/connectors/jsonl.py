@@ -15,7 +15,9 @@ JSONL (`.jsonl`, `.json`, `.ndjson`, gzip `.gz`, zstd `.zst` with the optional `
 has the line-level checks of `ingest.textio.iter_json_lines` (`bad-json`, `invalid-utf8`,
 `line-too-long`, truncated compression). Parquet is read in record batches of the needed
 columns only; a file whose footer or pages cannot be read ends with `corrupt-parquet`, one
-without the id or text column is quarantined whole as `missing-column`.
+without the id or text column is quarantined whole as `missing-column`. In a folder, a file
+linked from outside it (a symlink to /etc/passwd, or through `..`) is quarantined as
+`path-escape`, never read.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ingest.textio import (
     InputError,
     iter_files,
     iter_json_lines,
+    outside_root,
     parse_timestamp,
 )
 from ingest.types import Item, LicenseFinding, Quarantined, RawDocument, Skipped
@@ -141,6 +144,8 @@ def to_item(record: Mapping[str, Any], *, file: str, where: str, options: Record
         language=language if isinstance(language, str) else None,
         metadata={name: _optional(record, name) for name in options.metadata_fields},
         licenses=licenses,
+        file=file,
+        location=where,
     )
 
 
@@ -150,6 +155,9 @@ def to_item(record: Mapping[str, Any], *, file: str, where: str, options: Record
 def read_jsonl(path: Path, options: JsonlOptions) -> Iterator[Item]:
     """Yield one item per line of the JSONL file(s) at `path` (a file or a folder)."""
     for file, supported in iter_files(path, JSONL_SUFFIXES):
+        if (escaped := outside_root(file, path)) is not None:
+            yield escaped
+            continue
         if not supported:
             yield Skipped("unsupported-file", str(file))
             continue
@@ -170,6 +178,9 @@ def read_parquet(path: Path, options: ParquetOptions) -> Iterator[Item]:
     if options.batch_size <= 0:
         raise InputError(f"batch_size must be positive, got {options.batch_size}")
     for file, supported in iter_files(path, PARQUET_SUFFIXES):
+        if (escaped := outside_root(file, path)) is not None:
+            yield escaped
+            continue
         if not supported:
             yield Skipped("unsupported-file", str(file))
             continue

@@ -10,7 +10,8 @@ comment (has `body`) becomes `t1_<id>`. A submission whose `selftext`, or a comm
 took it down. Bad lines (`bad-json`, `invalid-utf8`, `line-too-long` over `max_line_bytes`,
 `not-an-object`), records without an id or of neither kind, and an unreadable `created_utc`
 are quarantined by line number; a truncated or corrupt compressed file ends with one
-`truncated-compressed` / `corrupt-compressed` item.
+`truncated-compressed` / `corrupt-compressed` item. A file of a folder that links out of it is
+quarantined as `path-escape`, never read.
 
 Author names are personal data and are not kept. With option `author_hash_key` set, metadata
 gets `author_hash`, an HMAC-SHA256 of the name under that key (a plain hash of a user name is
@@ -32,6 +33,7 @@ from ingest.textio import (
     JsonRecord,
     iter_files,
     iter_json_lines,
+    outside_root,
     parse_timestamp,
 )
 from ingest.types import Item, Quarantined, RawDocument, Skipped
@@ -51,6 +53,9 @@ class RedditOptions:
 def read(path: Path, options: RedditOptions) -> Iterator[Item]:
     """Yield one item per line of the dump file(s) at `path`."""
     for file, supported in iter_files(path, SUFFIXES):
+        if (escaped := outside_root(file, path)) is not None:
+            yield escaped
+            continue
         if not supported:
             yield Skipped("unsupported-file", str(file))
             continue
@@ -103,7 +108,8 @@ def to_item(record: JsonRecord, *, file: str, options: RedditOptions) -> Item:
     author = obj.get("author")
     if options.author_hash_key and isinstance(author, str) and author not in _UNNAMED_AUTHORS:
         metadata["author_hash"] = hmac.new(
-            options.author_hash_key.encode(), author.encode(), hashlib.sha256
+            options.author_hash_key.encode(), author.encode("utf-8", "surrogatepass"),
+            hashlib.sha256,
         ).hexdigest()
     return RawDocument(
         native_id=f"{prefix}_{post_id}",
@@ -113,6 +119,8 @@ def to_item(record: JsonRecord, *, file: str, options: RedditOptions) -> Item:
         created_at=created_at,
         title=title,
         metadata=metadata,
+        file=file,
+        location=where,
     )
 
 

@@ -1,11 +1,16 @@
 """`stackexchange_v1`: a Stack Exchange data dump's `Posts.xml`, as threads or single posts.
 
-The file is streamed (`defusedxml` iterparse, each `<row>` cleared once read), so memory does
-not grow with the dump. `defusedxml` refuses entity declarations and external references: an
-XML bomb or an XXE attempt ends the file with one `Quarantined("xml-entity")` instead of
-expanding. A row without a usable `Id`, `PostTypeId` or `CreationDate` is quarantined by its
-element number (`row N`) and the rest goes on; rows of other post types (tag wikis,
-nominations...) are skipped as `post-type-N`.
+The file is streamed row by row (`defusedxml`'s parser, keeping only each `<row>`'s
+attributes), so memory does not grow with the dump; `row N` is the Nth `<row` tag of the file.
+A part the parser refuses is quarantined with its row and line, and reading resumes at the
+next row, so one bad character reference loses one row, not the rest of the dump:
+`xml-malformed` (a bad character or reference, a row cut short or left unclosed, the file
+ending early), `xml-entity` (`defusedxml` refuses entity declarations and external references,
+so an XML bomb or an XXE attempt is never expanded; the rows after the DTD are read without
+it, and a row that uses its entities is quarantined), `row-too-large` (over `max_row_bytes`).
+A row without a usable `Id`, `PostTypeId` or `CreationDate` is quarantined as `bad-row` and
+the rest goes on; rows of other post types (tag wikis, nominations...) are skipped as
+`post-type-N`. The input is UTF-8 (as the dumps are); a UTF-16/32 file is refused whole.
 
 Modes:
 
@@ -39,7 +44,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 from xml.etree.ElementTree import ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -49,7 +54,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from common.spdx import try_normalize
 from ingest.code_licenses import UNPARSED
 from ingest.registry import Connector, register
-from ingest.textio import InputError
+from ingest.textio import InputError, outside_root
 from ingest.types import Item, LicenseFinding, Quarantined, RawDocument, Skipped
 
 CC_BY_SA_3_FROM = datetime(2011, 4, 8, tzinfo=UTC)
@@ -64,6 +69,7 @@ class StackExchangeOptions:
     mode: Literal["post", "thread"] = "thread"
     answer_order: Literal["score", "date"] = "score"
     spool_dir: str = ""  # thread mode's temporary SQLite file goes here (default: TMPDIR)
+    max_row_bytes: int = 64 * 1024 * 1024  # a longer row is quarantined, not held in memory
 
 
 @dataclass(slots=True)
@@ -119,13 +125,25 @@ def read(path: Path, options: StackExchangeOptions) -> Iterator[Item]:
     file = path / "Posts.xml" if path.is_dir() else path
     if not file.is_file():
         raise InputError(f"{file}: no such file (stackexchange_v1 reads an extracted Posts.xml)")
+    if options.max_row_bytes <= 0:
+        raise InputError(f"max_row_bytes must be positive, got {options.max_row_bytes}")
+    if (escaped := outside_root(file, path)) is not None:
+        yield escaped
+        return
+    with file.open("rb") as head:
+        start = head.read(4)
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in start:
+        # Rows are found by their bytes, which UTF-16 and UTF-32 spell differently.
+        raise InputError(f"{file}: UTF-16/32 XML; stackexchange_v1 reads the dumps' UTF-8 "
+                         "(convert it first, e.g. with iconv -t UTF-8)")
     site = options.site or _site_from_folder(file)
     if options.mode == "post":
-        for item in _posts(file):
-            yield _post_document(item, site) if isinstance(item, Post) else item
+        for item in _posts(file, options.max_row_bytes):
+            yield _post_document(item, site, file) if isinstance(item, Post) else item
         return
     with tempfile.TemporaryDirectory(dir=options.spool_dir or None) as spool:
-        yield from _threads(file, site, Path(spool) / "posts.sqlite", options.answer_order)
+        yield from _threads(file, site, Path(spool) / "posts.sqlite", options.answer_order,
+                            options.max_row_bytes)
 
 
 def _site_from_folder(file: Path) -> str:
@@ -140,30 +158,143 @@ def _site_from_folder(file: Path) -> str:
 
 # ---------------------------------------------------------------- reading rows
 
+# Where a row tag starts. `<` cannot occur inside an attribute value, so in the dump's text
+# this marks the next row whatever the row before it holds.
+_ROW_START = re.compile(rb"<row[\s/>]")
+_BLOCK = 1024 * 1024
+_XML_DECL = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^<>]*\?>")
+_START_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)[\s/>]")
 
-def _rows(file: Path) -> Iterator[tuple[int, dict[str, str]] | Quarantined]:
-    number = 0
-    try:
-        events = SafeET.iterparse(
-            str(file), events=("start", "end"), forbid_entities=True, forbid_external=True
-        )
-        root = None
-        for event, elem in events:
-            if root is None:
-                root = elem
-            if event != "end" or elem.tag != "row":
+
+def _pieces(stream: IO[bytes], max_row_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """The file cut before each `<row`: `(n, bytes)` with n the row the bytes belong to (0 for
+    the prolog), one piece a row. A row over `max_row_bytes` comes as `(n, None)`, its bytes
+    read through and dropped."""
+    number, buf, dropping = 0, b"", False
+    searched = 0  # bytes of `buf` already searched for the next row start
+    while True:
+        block = stream.read(_BLOCK)
+        buf += block
+        pos = 0
+        for match in _ROW_START.finditer(buf, max(searched - 5, 1 if number else 0)):
+            if not dropping:
+                yield number, buf[pos:match.start()]
+            number, pos, dropping = number + 1, match.start(), False
+        buf = buf[pos:]
+        if not block:
+            if buf and not dropping:
+                yield number, buf
+            return
+        if len(buf) > max_row_bytes and not dropping:
+            dropping = True
+            yield number, None
+        if dropping:
+            buf = buf[-5:]  # enough to find a `<row ` that straddles two blocks
+        searched = len(buf)
+
+
+class _RowTarget:
+    """Parser target keeping the attributes of each `<row>` start tag, nothing else."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, str]] = []
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if tag == "row":
+            self.rows.append(dict(attrib))
+
+
+class _Reader:
+    """One XML parser over the pieces; after a refused part, a fresh one from the next row.
+
+    A parser started mid-file first reads a stand-in prolog: the file's XML declaration (its
+    encoding) and root start tag, never its DTD.
+    """
+
+    def __init__(self) -> None:
+        self.line, self.column = 1, 0  # where the next piece starts
+        self.parser: Any = None
+        self.target = _RowTarget()
+        self.prolog = b""
+
+    def start(self, mid_file: bool) -> None:
+        self.target = _RowTarget()
+        self.parser = SafeET.XMLParser(target=self.target, forbid_entities=True,
+                                       forbid_external=True)
+        self.first_line, self.first_column, self.stand_in = self.line, self.column, b""
+        if mid_file:
+            decl = _XML_DECL.match(self.prolog)
+            roots = _START_TAG.findall(self.prolog)
+            self.stand_in = ((decl.group(0) if decl else b"") + b"<"
+                             + (roots[-1] if roots else b"posts") + b">")
+            self.parser.feed(self.stand_in)
+
+    def feed(self, data: bytes) -> tuple[list[dict[str, str]], Exception | None]:
+        """The rows `data` holds, and what the parser refused in it (or None)."""
+        self.piece_line = self.line
+        self.line += data.count(b"\n")
+        last = data.rfind(b"\n")
+        self.column = len(data) - last - 1 if last >= 0 else self.column + len(data)
+        try:
+            self.parser.feed(data)
+            error = None
+        except (ParseError, DefusedXmlException) as exc:
+            error = exc
+        rows, self.target.rows = self.target.rows, []
+        return rows, error
+
+    def where(self, exc: Exception | None) -> str:
+        position = getattr(exc, "position", None)
+        if not position:
+            return f"line {self.piece_line}"
+        line, column = position
+        if line == 1:  # the parser's first line starts within the file's line
+            column += self.first_column - len(self.stand_in)
+        return f"line {self.first_line + line - 1} column {column}"
+
+
+def _rows(file: Path, max_row_bytes: int) -> Iterator[tuple[int, dict[str, str]] | Quarantined]:
+    """Each `<row>`'s attributes with its number (the Nth `<row` tag of the file). A part the
+    parser refuses (a bad character reference, an entity declaration, a row cut short) is
+    quarantined, and reading resumes at the next row."""
+    reader = _Reader()
+    completed = 0  # the last row the parser accepted
+    with file.open("rb") as stream:
+        for number, data in _pieces(stream, max_row_bytes):
+            if data is None:
+                yield Quarantined("row-too-large", str(file), f"row {number}",
+                                  f"over max_row_bytes={max_row_bytes}; skipped")
+                reader.parser = None
                 continue
-            number += 1
-            yield number, dict(elem.attrib)
-            # The root keeps a reference to every finished row; dropping them keeps memory flat.
-            elem.clear()
-            root.clear()
-    except DefusedXmlException as exc:
-        yield Quarantined("xml-entity", str(file), f"after row {number}", repr(exc))
-    except ParseError as exc:
-        line, column = exc.position
-        where = f"line {line} column {column} (after row {number})"
-        yield Quarantined("xml-malformed", str(file), where, str(exc))
+            if number == 0:
+                reader.prolog = data[:64 * 1024]
+            if reader.parser is None:
+                reader.start(mid_file=number > 0)
+            rows, error = reader.feed(data)
+            for attrs in rows:
+                completed = number
+                yield number, attrs
+            if error is None and (number == 0 or completed == number):
+                continue
+            # A row whose start tag did not end before the next row (a quote left open, a
+            # cut) is refused too: the parser would only fail on the row after it.
+            reason = "xml-entity" if isinstance(error, DefusedXmlException) else "xml-malformed"
+            what = "prolog" if number == 0 else (
+                f"after row {number}" if completed == number else f"row {number}")
+            # The parser's own line numbers count from where it started; `where` has the file's.
+            detail = (repr(error) if reason == "xml-entity"
+                      else str(error).rsplit(": line ", 1)[0] if error
+                      else "the row's tag is not closed (a quote left open, or a cut)")
+            yield Quarantined(reason, str(file), f"{what} ({reader.where(error)})",
+                              f"{detail}; reading resumes at the next row")
+            reader.parser = None
+        if reader.parser is not None:
+            try:
+                reader.parser.close()
+            except (ParseError, DefusedXmlException) as exc:
+                yield Quarantined("xml-malformed", str(file),
+                                  f"end of file after row {completed} ({reader.where(exc)})",
+                                  str(exc))
 
 
 def _int(attrs: dict[str, str], key: str) -> int | None:
@@ -176,8 +307,8 @@ def _date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _posts(file: Path) -> Iterator[Post | Skipped | Quarantined]:
-    for item in _rows(file):
+def _posts(file: Path, max_row_bytes: int) -> Iterator[Post | Skipped | Quarantined]:
+    for item in _rows(file, max_row_bytes):
         if isinstance(item, Quarantined):
             yield item
             continue
@@ -278,7 +409,7 @@ def _common_metadata(post: Post, site: str) -> dict[str, Any]:
     }
 
 
-def _post_document(post: Post, site: str) -> RawDocument:
+def _post_document(post: Post, site: str, file: Path) -> RawDocument:
     is_question = post.post_type == QUESTION
     metadata = _common_metadata(post, site)
     metadata["post_type"] = "question" if is_question else "answer"
@@ -292,10 +423,14 @@ def _post_document(post: Post, site: str) -> RawDocument:
         title=post.title,
         metadata=metadata,
         licenses=_licenses([post], site),
+        file=str(file),
+        location=f"row {post.row}",
     )
 
 
-def _thread_document(question: Post, answers: list[Post], site: str, order: str) -> RawDocument:
+def _thread_document(
+    question: Post, answers: list[Post], site: str, order: str, file: Path
+) -> RawDocument:
     metadata = _common_metadata(question, site)
     metadata["post_type"] = "thread"
     metadata["answer_order"] = order
@@ -318,13 +453,16 @@ def _thread_document(question: Post, answers: list[Post], site: str, order: str)
         title=question.title,
         metadata=metadata,
         licenses=_licenses([question, *answers], site),
+        file=str(file),
+        location=f"row {question.row}",
     )
 
 
 # ---------------------------------------------------------------- thread mode spool
 
 
-def _threads(file: Path, site: str, spool: Path, order: str) -> Iterator[Item]:
+def _threads(file: Path, site: str, spool: Path, order: str,
+             max_row_bytes: int) -> Iterator[Item]:
     db = sqlite3.connect(spool)
     try:
         db.executescript(
@@ -333,7 +471,7 @@ def _threads(file: Path, site: str, spool: Path, order: str) -> Iterator[Item]:
             " created TEXT, id INTEGER, data TEXT);"
         )
         batch: list[tuple[Any, ...]] = []
-        for item in _posts(file):
+        for item in _posts(file, max_row_bytes):
             if not isinstance(item, Post):
                 yield item
                 continue
@@ -365,7 +503,7 @@ def _group_threads(
     for thread, is_answer, data in rows:
         if thread != current:
             if question is not None:
-                yield _thread_document(question, answers, site, order)
+                yield _thread_document(question, answers, site, order, file)
             current, question, answers = thread, None, []
         post = Post(**json.loads(data))
         if not is_answer:
@@ -380,7 +518,7 @@ def _group_threads(
         else:
             answers.append(post)
     if question is not None:
-        yield _thread_document(question, answers, site, order)
+        yield _thread_document(question, answers, site, order, file)
 
 
 register(

@@ -226,3 +226,145 @@ def test_kill_9_mid_ingest_resumes_to_the_same_documents(cli, tmp_path):
     on_disk = {str(p.relative_to(cli.home))
                for p in (cli.home / "shards").rglob("*") if p.is_file()}
     assert on_disk == paths  # no orphan or temporary shard left behind
+
+
+# ---------------------------------------------------------------- hostile and broken input
+
+
+def _quarantine(cli) -> list[tuple[str, str, str, str]]:
+    cat = _cat(cli)
+    with cat.session() as s:
+        rows = s.execute(select(QuarantineRecord.file, QuarantineRecord.location,
+                                QuarantineRecord.reason, QuarantineRecord.detail)
+                         .order_by(QuarantineRecord.id)).all()
+    cat.dispose()
+    return [tuple(r) for r in rows]
+
+
+def _doc_ids(cli) -> set[str]:
+    cat = _cat(cli)
+    with cat.session() as s:
+        ids = set(s.execute(select(Document.id)).scalars())
+    cat.dispose()
+    return ids
+
+
+def _ok(r):
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output
+    return json.loads(r.stdout)
+
+
+def test_records_the_catalog_cannot_store_are_quarantined_where_they_are(cli, tmp_path):
+    assert cli("source", "add", "j", "--kind", "other").exit_code == 0
+    records = [{"id": f"d{i}", "text": f"Text of document {i}.", "url": f"https://h.example/{i}",
+                "title": f"T{i}", "license": "MIT"} for i in range(1, 21)]
+    records[2]["text"] = "half of a pair: \ud800 alone"  # line 3
+    records[4]["url"] = "https://h.example/\u0000x"  # line 5
+    records[6]["id"] = "d\u00007"  # line 7
+    records[8]["title"] = "a\u0000title"  # line 9
+    records[9]["license"] = "MIT\u0000"  # line 10
+    records[10]["url"] = "https://h.example/\udcff"  # line 11
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records))  # \u escapes, ASCII
+    args = ("ingest", "j", str(src), "--shard-docs", "4", "-o", "title_field=title",
+            "-o", "license_field=license", "--json")
+    out = _ok(cli(*args))
+    assert out["quarantined"] == {"unstorable": 6}
+    assert (out["documents"], out["ingested"]) == (20, 14)
+    good = {document_id("j", f"d{i}") for i in range(1, 21) if i not in (3, 5, 7, 9, 10, 11)}
+    assert _doc_ids(cli) == good
+    bad = _quarantine(cli)
+    assert [(f, loc, reason) for f, loc, reason, _ in bad] == [
+        (str(src), f"line {n}", "unstorable") for n in (3, 5, 7, 9, 10, 11)]
+    details = [d for *_, d in bad]
+    assert details[0] == "text: a lone surrogate U+D800 at position 16 (not Unicode text)"
+    assert details[1] == "url: a NUL character at position 18"
+    assert details[2].startswith("native_id: a NUL") and details[3].startswith("title: a NUL")
+    assert details[4].startswith("licence finding of source-field: a NUL")
+    assert details[5].startswith("url: a lone surrogate U+DCFF")
+    # Rerunning ends the same: nothing new, nothing failed, no duplicate quarantine.
+    again = _ok(cli(*args))
+    assert (again["ingested"], again["already_present"]) == (0, 14)
+    assert again["quarantined"] == {"unstorable": 6}
+    assert _doc_ids(cli) == good and _quarantine(cli) == bad
+    report = cli("ingest", "report", str(out["run"]))
+    assert report.exit_code == 0 and "line 5" in report.stdout
+
+
+@dataclass(frozen=True)
+class _HostileOptions:
+    pass
+
+
+def _hostile_read(path: Path, options: _HostileOptions):
+    """What a crawl may hold that no catalog column takes, next to what it does."""
+    yield RobotsFound(host="a.example", kind="robots.txt", fetched_at=None, status=200,
+                      content="User-agent: *\x00\nDisallow: /\n", url="https://a.example/robots.txt")
+    yield RobotsFound(host="b.example", kind="robots.txt", fetched_at=None, status=200,
+                      content="User-agent: *\nDisallow: /\n", url="https://b.example/robots.txt")
+    yield RawDocument(native_id="long-host", text="text", url="https://x/", host="h" * 300)
+    yield RawDocument(native_id="good", text="good text", url="https://b.example/")
+    yield Quarantined(reason="corrupt-record", file="cr\udcffawl.warc", location="offset 9\x00",
+                      detail="id bad\x00id")
+
+
+registry.register(registry.Connector(name="hostile_probe_v1", kinds=("other",),
+                                     description="test", options_type=_HostileOptions,
+                                     read=_hostile_read))
+
+
+def test_unstorable_consent_files_hosts_and_quarantine_texts_do_not_fail_the_batch(cli,
+                                                                                  tmp_path):
+    assert cli("source", "add", "p", "--kind", "other").exit_code == 0
+    spec = tmp_path / "spec.txt"
+    spec.write_text("x")
+    out = _ok(cli("ingest", "p", str(spec), "--format", "hostile_probe_v1", "--json"))
+    assert out["quarantined"] == {"corrupt-record": 1, "unstorable": 2}
+    assert (out["ingested"], out["robots_snapshots"]) == (1, 1)
+    assert _doc_ids(cli) == {document_id("p", "good")}
+    bad = {(f, loc, reason): d for f, loc, reason, d in _quarantine(cli)}
+    assert bad[("https://a.example/robots.txt", "a.example", "unstorable")] == (
+        "content: a NUL character at position 13")
+    assert bad[(str(spec), "id long-host", "unstorable")] == (
+        "host: 300 characters, over the 255 the index holds")
+    # What the connector reported is kept, its NUL and undecodable byte written as escapes.
+    assert bad[("cr\\udcffawl.warc", "offset 9\\x00", "corrupt-record")] == "id bad\\x00id"
+    again = _ok(cli("ingest", "p", str(spec), "--format", "hostile_probe_v1", "--json"))
+    assert again["ingested"] == 0 and len(_quarantine(cli)) == 3
+
+
+def test_a_bad_character_reference_in_posts_xml_loses_that_row_only(cli, tmp_path):
+    from tests.ingest.test_stackexchange import _posts_xml, _row
+
+    assert cli("source", "add", "se", "--kind", "forum").exit_code == 0
+    rows = [_row(Id=str(i), PostTypeId="1", CreationDate="2020-01-01T00:00:00", Title=f"Q{i}",
+                 Body=f"<p>Body {i}</p>") for i in range(1, 1001)]
+    rows[499] = rows[499].replace('Title="Q500"', 'Title="Q500&#x1;"')
+    _posts_xml(tmp_path / "dump" / "Posts.xml", rows)
+    out = _ok(cli("ingest", "se", str(tmp_path / "dump"), "-o", "site=x.com", "--json"))
+    assert out["quarantined"] == {"xml-malformed": 1}
+    assert out["ingested"] == 999
+    assert _doc_ids(cli) == {document_id("se", f"x.com:{i}") for i in range(1, 1001) if i != 500}
+    [(file, location, reason, detail)] = _quarantine(cli)
+    assert file.endswith("Posts.xml") and location.startswith("row 500 (line 502 column")
+    assert "reference to invalid character number" in detail
+
+
+def test_a_link_out_of_a_books_folder_is_not_read(cli, tmp_path):
+    from tests.ingest.test_gutenberg import MODERN
+
+    assert cli("source", "add", "b", "--kind", "books").exit_code == 0
+    secret = tmp_path / "outside" / "passwd"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "2701.txt").write_text(MODERN)
+    (books / "passwd.txt").symlink_to(secret)
+    (books / "etc.txt").symlink_to("/etc/passwd")
+    out = _ok(cli("ingest", "b", str(books), "--json"))
+    assert (out["ingested"], out["quarantined"]) == (1, {"path-escape": 2})
+    assert _doc_ids(cli) == {document_id("b", "gutenberg:2701")}
+    assert {(loc, reason) for _, loc, reason, _ in _quarantine(cli)} == {
+        ("passwd.txt", "path-escape"), ("etc.txt", "path-escape")}

@@ -184,3 +184,109 @@ def test_show_counts_documents_tokens_shards_and_quarantine(cli):
     assert counts == {"documents": 2, "tokens": 42, "bytes": 200, "shards": 1, "quarantined": 1}
     text_out = cli("source", "show", "c1").stdout
     assert "quarantined" in text_out and "42" in text_out
+
+
+# ---------------------------------------------------------------- hostile and broken input
+
+
+def _one_line(r, code: int) -> str:
+    assert r.exit_code == code, r.output
+    assert "Traceback" not in r.output
+    assert r.stderr.count("\n") == 1 and len(r.stderr) < 400, r.stderr[:1000]
+    return r.stderr
+
+
+def _slugs(cli) -> list[str]:
+    return [s["slug"] for s in json.loads(cli("source", "list", "--json").stdout)]
+
+
+def test_oversized_fields_are_refused_naming_the_limit(cli):
+    licence = " OR ".join(["MIT"] * 21_000)  # 105 kB
+    err = _one_line(cli("source", "add", "big", "--kind", "books", "--license", licence), 2)
+    assert "over the limit of 2,000" in err and "licen" in err
+    err = _one_line(cli("source", "add", "big", "--kind", "books", "--title", "t" * 100_000), 2)
+    assert "title: 100,000 characters, over the limit of 500" in err
+    err = _one_line(cli("source", "add", "big", "--kind", "books", "--tos-quote",
+                        "q" * 20_001, "--tos-url", "https://x/" + "u" * 3000), 2)
+    assert "tos-quote: 20,001 characters, over the limit of 20,000" in err
+    assert "tos-url: 3,010 characters, over the limit of 2,000" in err
+    err = _one_line(cli("source", "add", "big", "--kind", "books", "--steward", "a\nb"), 2)
+    assert "steward: a line break" in err
+    assert _slugs(cli) == []
+    # At the limits, everything is kept.
+    r = cli("source", "add", "ok", "--kind", "books", "--title", "t" * 500,
+            "--tos-quote", "line one\nline two " + "q" * 19_000)
+    assert r.exit_code == 0, r.output
+    err = _one_line(cli("source", "review", "ok", "--verdict", "conditional", "--quote",
+                        "q" * 20_001), 2)
+    assert "over the limit of 20,000" in err
+    err = _one_line(cli("source", "approve", "ok", "--reason", "r" * 5000), 2)
+    assert "status-reason: 5,000 characters, over the limit of 2,000" in err
+    assert json.loads(cli("source", "show", "ok", "--json").stdout)["source"]["status"] == (
+        "pending")
+
+
+def test_a_bad_value_is_shown_cut_short(cli, tmp_path):
+    reg = tmp_path / "r.yaml"
+    reg.write_text("- slug: a\n  kind: [" + ", ".join(["books"] * 50_000) + "]\n")
+    r = cli("source", "import", str(reg))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "row 1 (a): kind:" in r.stderr and len(r.stderr) < 500
+
+
+def test_a_yaml_alias_bomb_is_refused_without_expanding(cli, tmp_path):
+    from tests.common.test_yamlsafe import alias_bomb
+
+    reg = tmp_path / "bomb.yaml"
+    reg.write_text(alias_bomb(levels=6) + "sources:\n  - {slug: a, kind: books, title: *f}\n")
+    assert len(reg.read_bytes()) < 400
+    err = _one_line(cli("source", "import", str(reg)), 2)
+    assert "bomb.yaml: line 6: invalid YAML" in err and "aliases stand for more than" in err
+    assert _slugs(cli) == []
+
+
+def _registry(n: int = 1000) -> list[str]:
+    return [f"r{i},books,Title {i}\n" for i in range(2, n + 2)]  # rows 2..n+1 (header: 1)
+
+
+def test_a_csv_row_with_an_unterminated_quote_refuses_the_file(cli, tmp_path):
+    rows = _registry()
+    rows[535] = 'r537,books,"Title 537\n'  # row 537
+    reg = tmp_path / "reg.csv"
+    reg.write_text("slug,kind,title\n" + "".join(rows))
+    err = _one_line(cli("source", "import", str(reg)), 2)
+    assert "reg.csv: row 537 (line 537): malformed CSV" in err
+    assert "still open at line 1001" in err and "nothing imported" in err
+    assert _slugs(cli) == []
+    # A stray quote further down closes it: still refused, at the same row.
+    rows[538] = 'r540,books,Title 540"\n'
+    reg.write_text("slug,kind,title\n" + "".join(rows))
+    r = cli("source", "import", str(reg))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "1 bad row(s), nothing imported" in r.stderr
+    assert "row 537 (r537): title: a line break after 'Title 537'" in r.stderr
+    assert _slugs(cli) == []
+    rows[538] = "r540,books,Title 540\n"
+    rows[535] = "r537,books,Title 537\n"
+    reg.write_text("slug,kind,title\n" + "".join(rows))
+    r = cli("source", "import", str(reg))
+    assert r.exit_code == 0, r.output
+    assert len(_slugs(cli)) == 1000
+
+
+def test_a_csv_row_with_the_wrong_column_count_refuses_the_file(cli, tmp_path):
+    reg = tmp_path / "reg.csv"
+    rows = _registry(10)
+    rows[3] = "r5,books\n"
+    reg.write_text("slug,kind,title\n" + "".join(rows))
+    err = _one_line(cli("source", "import", str(reg)), 2)
+    assert "row 5 (line 5): 2 values for 3 columns (fewer values than columns)" in err
+    rows[3] = "r5,books,T,extra\n"
+    reg.write_text("slug,kind,title\n" + "".join(rows))
+    err = _one_line(cli("source", "import", str(reg)), 2)
+    assert "row 5 (line 5): 4 values for 3 columns (more values than columns)" in err
+    rows[3] = 'r5,books,"T"x\n'
+    reg.write_text("slug,kind,title\n" + "".join(rows))
+    err = _one_line(cli("source", "import", str(reg)), 2)
+    assert "row 5 (line 5): malformed CSV" in err
+    assert _slugs(cli) == []

@@ -212,3 +212,22 @@ def test_registered_with_options() -> None:
     assert connector.parse_options({"max-file-bytes": "10"}) == GutenbergOptions(10)
     with pytest.raises(registry.ConnectorOptionError):
         connector.parse_options({"nope": "1"})
+
+
+def test_links_out_of_a_books_folder_are_quarantined_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    _write(outside / "passwd", "root:x:0:0:root:/root:/bin/bash\n")
+    books = tmp_path / "books"
+    (books / "b").mkdir(parents=True)
+    _write(books / "pg2701.txt", MODERN)
+    (books / "etc.txt").symlink_to("/etc/passwd")
+    (books / "b" / "up.txt").symlink_to("../../outside/passwd")
+    (books / "same.txt").symlink_to(books / "pg2701.txt")  # inside the folder: read
+    items = list(read(books, GutenbergOptions()))
+    assert [(type(i).__name__, getattr(i, "location", None)) for i in items] == [
+        ("Quarantined", "b/up.txt"), ("Quarantined", "etc.txt"),
+        ("RawDocument", "pg2701.txt"), ("RawDocument", "same.txt")]
+    assert {i.reason for i in items if isinstance(i, Quarantined)} == {"path-escape"}
+    assert "root:x" not in repr([i for i in items if isinstance(i, RawDocument)])
+    assert items[2].file == str(books / "pg2701.txt")

@@ -278,3 +278,54 @@ def test_registered() -> None:
     assert options.metadata_fields == ("a", "b") and options.batch_size == 10
     with pytest.raises(InputError):
         list(read_parquet(Path("/nonexistent.parquet"), ParquetOptions()))
+
+
+def _folder_with_links_out(tmp_path: Path, suffix: str, write) -> tuple[Path, Path]:
+    """A dataset folder with one real file, a link to a file beside it, and links that lead
+    out of it (absolute, and relative through `..`) to a file with the same shape."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write(outside / f"secret{suffix}", "secret")
+    data = tmp_path / "data"
+    data.mkdir()
+    write(data / f"a{suffix}", "inside")
+    (data / f"b{suffix}").symlink_to(data / f"a{suffix}")  # stays inside: read
+    (data / f"c{suffix}").symlink_to(f"../outside/secret{suffix}")
+    (data / "sub").mkdir()
+    (data / "sub" / f"d{suffix}").symlink_to(outside / f"secret{suffix}")
+    return data, outside
+
+
+def _write_jsonl(path: Path, word: str) -> None:
+    _jsonl(path, {"id": f"{word}-1", "text": f"{word} text"})
+
+
+def test_links_out_of_a_jsonl_folder_are_quarantined_not_read(tmp_path: Path) -> None:
+    data, outside = _folder_with_links_out(tmp_path, ".jsonl", _write_jsonl)
+    items = _items(data)
+    docs = [i for i in items if isinstance(i, RawDocument)]
+    assert [d.native_id for d in docs] == ["inside-1", "inside-1"]  # a.jsonl and b.jsonl
+    assert "secret" not in repr(docs)
+    escaped = [i for i in items if isinstance(i, Quarantined)]
+    assert [(i.reason, Path(i.file).name) for i in escaped] == [
+        ("path-escape", "c.jsonl"), ("path-escape", "d.jsonl")]
+    assert str((outside / "secret.jsonl").resolve()) in escaped[0].detail
+    # Naming the file itself is the user's choice of input, followed as given.
+    assert [i.native_id for i in _items(data / "c.jsonl") if isinstance(i, RawDocument)] == [
+        "secret-1"]
+
+
+def test_links_out_of_a_parquet_folder_are_quarantined_not_read(tmp_path: Path) -> None:
+    def write(path: Path, word: str) -> None:
+        pq.write_table(pa.table({"id": [f"{word}-1"], "text": [f"{word} text"]}), path)
+
+    data, _ = _folder_with_links_out(tmp_path, ".parquet", write)
+    items = list(read_parquet(data, ParquetOptions()))
+    assert [i.native_id for i in items if isinstance(i, RawDocument)] == ["inside-1"] * 2
+    assert [i.reason for i in items if isinstance(i, Quarantined)] == ["path-escape"] * 2
+
+
+def test_documents_say_where_they_were_read(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "a.jsonl", {"id": "1", "text": "x"}, b"", {"id": "2", "text": "y"})
+    docs = [i for i in _items(path) if isinstance(i, RawDocument)]
+    assert [(d.file, d.location) for d in docs] == [(str(path), "line 1"), (str(path), "line 3")]

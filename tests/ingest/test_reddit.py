@@ -167,3 +167,23 @@ def test_registered() -> None:
     connector = registry.get("reddit_v1")
     assert connector.kinds == ("forum",)
     assert connector.parse_options({"max-line-bytes": "100"}).max_line_bytes == 100
+
+
+def test_links_out_of_a_dump_folder_are_quarantined_not_read(tmp_path: Path) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "RC_x.jsonl").write_bytes(json.dumps(COMMENT).encode() + b"\n")
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "RS_a.jsonl").write_bytes(json.dumps(SUBMISSION).encode() + b"\n")
+    (dumps / "RC_b.jsonl").symlink_to("../outside/RC_x.jsonl")
+    items = list(read(dumps, RedditOptions()))
+    assert [type(i).__name__ for i in items] == ["Quarantined", "RawDocument"]
+    assert items[0].reason == "path-escape" and items[1].native_id == "t3_abc12"
+    assert (items[1].file, items[1].location) == (str(dumps / "RS_a.jsonl"), "line 1")
+
+
+def test_an_author_name_that_is_not_unicode_is_hashed_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "RC.jsonl"
+    path.write_bytes(json.dumps({**COMMENT, "author": "bad\ud800"}).encode() + b"\n")
+    [doc] = read(path, RedditOptions(author_hash_key="k"))
+    assert isinstance(doc, RawDocument) and len(doc.metadata["author_hash"]) == 64

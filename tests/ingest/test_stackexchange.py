@@ -161,7 +161,8 @@ BOMB = """<!DOCTYPE posts [
 
 @pytest.mark.parametrize("mode", ["post", "thread"])
 def test_xml_bomb_is_quarantined_without_expanding(tmp_path: Path, mode: str) -> None:
-    rows = [_row(Id="1", PostTypeId="1", CreationDate="2020-01-01T00:00:00", Title="&lol9;")]
+    rows = [_row(Id="1", PostTypeId="1", CreationDate="2020-01-01T00:00:00", Title="&lol9;"),
+            _row(Id="2", PostTypeId="1", CreationDate="2020-01-01T00:00:00", Title="plain")]
     text = _posts_xml(tmp_path / "Posts.xml", rows, prolog=BOMB).read_text()
     (tmp_path / "Posts.xml").write_text(text.replace("&amp;lol9;", "&lol9;"))
     tracemalloc.start()
@@ -170,9 +171,13 @@ def test_xml_bomb_is_quarantined_without_expanding(tmp_path: Path, mode: str) ->
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert len(items) == 1
-    assert isinstance(items[0], Quarantined)
-    assert items[0].reason == "xml-entity"
+    # The DTD is refused, the row using its entity too; the row after it is read without it.
+    assert [(type(i).__name__, getattr(i, "reason", None)) for i in items] == [
+        ("Quarantined", "xml-entity"), ("Quarantined", "xml-malformed"), ("RawDocument", None)]
+    assert items[0].location == "prolog (line 1)"
+    assert items[1].location.startswith("row 1 (line 15 ") and "undefined entity" in (
+        items[1].detail)
+    assert items[2].native_id == "x.com:2" and items[2].title == "plain"
     assert peak < 20 * 1024 * 1024  # expanded, lol9 alone would be 3 GB
 
 
@@ -186,7 +191,8 @@ def test_external_entity_is_refused(tmp_path: Path) -> None:
         f'<?xml version="1.0"?>\n{prolog}<posts>\n{body.replace("t", "&xxe;", 1)}</posts>\n'
     )
     items = _items(path, site="x.com", mode="post")
-    assert [type(i).__name__ for i in items] == ["Quarantined"]
+    assert [(type(i).__name__, i.reason) for i in items] == [
+        ("Quarantined", "xml-entity"), ("Quarantined", "xml-malformed")]
     assert "TOP SECRET" not in repr(items)
 
 
@@ -195,8 +201,13 @@ def test_truncated_xml_keeps_what_was_read(tmp_path: Path) -> None:
     path.write_text(path.read_text()[:-40])
     items = _items(path, site="x.com", mode="post")
     assert isinstance(items[-1], Quarantined) and items[-1].reason == "xml-malformed"
-    assert items[-1].location.startswith("line ")
+    assert items[-1].location == "row 8 (line 11)"  # the last row, cut in its tag
     assert len([i for i in items if isinstance(i, RawDocument)]) == 4
+    # Cut after a whole row, the file just lacks its end.
+    path.write_text(_posts_xml(path, ROWS[:1]).read_text().removesuffix("</posts>\n"))
+    items = _items(path, site="x.com", mode="post")
+    assert [type(i).__name__ for i in items] == ["RawDocument", "Quarantined"]
+    assert items[1].location.startswith("end of file after row 1 (line 4")
 
 
 def test_site_from_folder_and_directory_input(tmp_path: Path) -> None:
@@ -249,3 +260,83 @@ def test_registered() -> None:
     assert connector.parse_options({"mode": "post", "site": "a.com"}).mode == "post"
     with pytest.raises(registry.ConnectorOptionError):
         connector.parse_options({"mode": "comments"})
+
+
+def _questions(n: int) -> list[str]:
+    return [_row(Id=str(i), PostTypeId="1", CreationDate="2020-01-01T00:00:00",
+                 Title=f"Q{i}", Body=f"<p>Body {i}</p>") for i in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("mode", ["post", "thread"])
+def test_one_bad_character_reference_loses_one_row_not_the_rest(tmp_path: Path,
+                                                                mode: str) -> None:
+    rows = _questions(1000)
+    rows[499] = rows[499].replace('Title="Q500"', 'Title="Q500&#x1;"')
+    path = _posts_xml(tmp_path / "Posts.xml", rows)
+    items = _items(path, site="x.com", mode=mode)
+    docs = [i for i in items if isinstance(i, RawDocument)]
+    assert [d.native_id for d in docs] == [f"x.com:{i}" for i in range(1, 1001) if i != 500]
+    [bad] = [i for i in items if isinstance(i, Quarantined)]
+    assert (bad.reason, bad.location) == ("xml-malformed", "row 500 (line 502 column 77)")
+    assert bad.detail.startswith("reference to invalid character number")
+    assert (docs[499].file, docs[499].location) == (str(path), "row 501")
+
+
+def test_broken_rows_of_every_kind_are_each_quarantined(tmp_path: Path) -> None:
+    rows = _questions(8)
+    rows[1] = rows[1].replace('Title="Q2"', 'Title="Q2')  # quote left open: eats the next `=`
+    rows[3] = rows[3].replace('" />', "")  # the tag never ends before the next row
+    rows[5] = rows[5].replace("<row ", "<row <")  # a `<` inside the tag
+    rows[6] = rows[6] + "  &bogus;\n"  # junk between rows: the row before it is kept
+    path = _posts_xml(tmp_path / "Posts.xml", rows)
+    items = _items(path, site="x.com", mode="post")
+    assert [i.native_id for i in items if isinstance(i, RawDocument)] == [
+        "x.com:1", "x.com:3", "x.com:5", "x.com:7", "x.com:8"]
+    bad = [(i.reason, i.location.split(" (")[0]) for i in items if isinstance(i, Quarantined)]
+    assert bad == [("xml-malformed", "row 2"), ("xml-malformed", "row 4"),
+                   ("xml-malformed", "row 6"), ("xml-malformed", "after row 7")]
+    assert items == _items(path, site="x.com", mode="post")  # deterministic, for resumes
+
+
+def test_a_row_over_the_size_limit_is_quarantined_and_reading_goes_on(tmp_path: Path) -> None:
+    rows = _questions(5)
+    rows[2] = rows[2].replace("Body 3", "x" * 3_000_000)  # spans several read blocks
+    path = _posts_xml(tmp_path / "Posts.xml", rows)
+    items = _items(path, site="x.com", mode="post", max_row_bytes=1_000_000)  # type: ignore
+    assert [i.native_id for i in items if isinstance(i, RawDocument)] == [
+        "x.com:1", "x.com:2", "x.com:4", "x.com:5"]
+    [bad] = [i for i in items if isinstance(i, Quarantined)]
+    assert (bad.reason, bad.location) == ("row-too-large", "row 3")
+    assert len([i for i in _items(path, site="x.com", mode="post") if isinstance(
+        i, RawDocument)]) == 5
+    with pytest.raises(InputError, match="max_row_bytes must be positive"):
+        _items(path, site="x.com", max_row_bytes=0)  # type: ignore[arg-type]
+
+
+def test_utf16_is_refused_whole_rather_than_misread(tmp_path: Path) -> None:
+    path = tmp_path / "Posts.xml"
+    path.write_bytes(_posts_xml(path, _questions(2)).read_text().replace(
+        'encoding="utf-8"', 'encoding="utf-16"').encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16/32"):
+        _items(path, site="x.com")
+
+
+def test_a_posts_xml_linked_out_of_the_dump_folder_is_not_read(tmp_path: Path) -> None:
+    elsewhere = _posts_xml(tmp_path / "elsewhere" / "Posts.xml", _questions(3))
+    dump = tmp_path / "cooking.stackexchange.com"
+    dump.mkdir()
+    (dump / "Posts.xml").symlink_to(elsewhere)
+    items = _items(dump, mode="post")
+    assert [(type(i).__name__, i.reason) for i in items] == [("Quarantined", "path-escape")]
+    assert len(_items(elsewhere, site="x.com", mode="post")) == 3
+
+
+def test_bad_rows_one_after_another_are_located_in_the_file(tmp_path: Path) -> None:
+    rows = _questions(4)
+    rows[1] = rows[1].replace('Title="Q2"', 'Title="Q2&#x1;"')
+    rows[2] = rows[2].replace('Title="Q3"', 'Title="Q3&#x1;"')
+    path = _posts_xml(tmp_path / "Posts.xml", rows)
+    items = _items(path, site="x.com", mode="post")
+    column = path.read_text().splitlines()[3].index("&#x1;")
+    assert [getattr(i, "location", None) for i in items] == [
+        "row 1", f"row 2 (line 4 column {column})", f"row 3 (line 5 column {column})", "row 4"]

@@ -286,3 +286,12 @@ def test_lengths_the_catalog_stores_are_checked():
     assert err.message == "id is 101 characters; at most 100 fit the catalog"
     err = only_error(GOOD.replace("version: 1.10", f"version: {'9' * 41}"))
     assert err.message.startswith("version is 41 characters")
+
+
+def test_an_alias_bomb_in_a_policy_is_one_error_not_a_walk_through_millions():
+    from tests.common.test_yamlsafe import alias_bomb
+
+    text = alias_bomb() + GOOD.replace("agents: [GPTBot, \"*\"]", "agents: *i")
+    err = only_error(text)
+    assert err.message.startswith("bad YAML") and "aliases stand for more than" in err.message
+    assert err.line == line_of(text, "f: &f")
