@@ -114,7 +114,6 @@ class _Parser:
         self.schema = schema
         self.lines = text.split("\n")
         self.errors: list[PolicyError] = []
-        self.loader = yamlsafe.SafeLoader(text)
 
     # -- reporting
 
@@ -191,6 +190,8 @@ class _Parser:
 
     def parse(self) -> tuple[Policy | None, list[PolicyError]]:
         try:
+            # Built inside the try: the reader refuses control characters as it starts.
+            self.loader = yamlsafe.SafeLoader(self.text)
             root = self.loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -198,8 +199,8 @@ class _Parser:
             problem = " ".join(p for p in (exc.context, exc.problem) if p)
             self.error(f"bad YAML: {problem}", at=at)
             return None, self.errors
-        except yaml.YAMLError as exc:
-            self.error(f"bad YAML: {exc}", at=(1, 1))
+        except (yaml.YAMLError, ValueError) as exc:  # yamlsafe's bounds are ValueErrors
+            self.error(f"bad YAML: {str(exc).splitlines()[0][:200]}", at=(1, 1))
             return None, self.errors
         if root is None or not isinstance(root, MappingNode):
             self.error("a policy must be a YAML mapping (name:, version:, stages: ...)",

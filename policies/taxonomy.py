@@ -44,9 +44,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
 from license_expression import AND, OR, LicenseSymbol, LicenseWithExceptionSymbol
 
+from common import yamlsafe
 from common.spdx import LicenseExpressionError, parse
 
 __all__ = [
@@ -238,11 +238,10 @@ def _read_file(file: Path) -> list[LicenseTerms]:
     except (OSError, UnicodeDecodeError) as exc:
         raise TaxonomyError(file, f"cannot read ({exc})") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise TaxonomyError(file, f"not valid YAML{where}") from None
+        data = yamlsafe.load(text)
+    except yamlsafe.YamlError as exc:
+        where = f" at line {exc.line}" if exc.line else ""
+        raise TaxonomyError(file, f"not valid YAML{where}: {exc.problem[:200]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("licenses"), dict):
         raise TaxonomyError(file, "expected a mapping with a 'licenses:' mapping of licence ids")
     unknown_top = set(data) - {"version", "licenses"}

@@ -52,7 +52,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecord
 from ingest.connectors import arc, gzip_members
 from ingest.connectors.warc_records import RecordConverter, WarcOptions, declared_length, detail
 from ingest.registry import Connector, register
-from ingest.textio import iter_files
+from ingest.textio import iter_files, outside_root
 from ingest.types import Item, Quarantined, Skipped
 
 __all__ = ["WARC_SUFFIXES", "WarcOptions", "read_warc"]
@@ -88,6 +88,9 @@ def read_warc(path: Path, options: WarcOptions | None = None) -> Iterator[Item]:
     options = options or WarcOptions()
     path = Path(path)
     for file, supported in iter_files(path, WARC_SUFFIXES + _UNREADABLE_SUFFIXES):
+        if file != path and (escaped := outside_root(file, path)) is not None:
+            yield escaped  # a link or `..` out of the input folder is never followed
+            continue
         if not supported and file != path:
             yield Skipped("unsupported-file", str(file))
             continue

@@ -754,3 +754,17 @@ def test_pre_iso_warc_0_18_is_read(tmp_path):
     old.write_bytes(written.path.read_bytes().replace(b"WARC/1.0\r\n", b"WARC/0.18\r\n"))
     assert summary(read_warc(old)) == [
         ("RawDocument", f"https://a.example/p{n}") for n in range(5)]
+
+
+def test_a_link_out_of_the_input_folder_is_not_followed(tmp_path):
+    from ingest.connectors.warc import read_warc
+    from ingest.types import Quarantined
+
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    outside = tmp_path / "secret.warc"
+    outside.write_bytes(b"WARC/1.0\r\n\r\n")
+    (crawl / "linked.warc").symlink_to(outside)
+    items = list(read_warc(crawl))
+    assert [type(i) for i in items] == [Quarantined]
+    assert items[0].reason == "path-escape"
