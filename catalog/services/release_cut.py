@@ -212,8 +212,8 @@ class _Cut:
 
         if not ids:
             return
-        files = sorted({str(self.layout.absolute(self.shards[self.index[d][7]].path))
-                        for d in ids})
+        shard_ids = {self.index[d][7] for d in ids}
+        files = sorted(str(self.layout.absolute(self.shards[i].path)) for i in shard_ids)
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
         wanted = pa.table({"id": pa.array(sorted(ids), pa.string())})
@@ -234,6 +234,7 @@ class _Cut:
             "by_source", "by_license", "by_license_class", "by_language", "by_host")}
         tokens_by: dict[str, Counter] = {k: Counter() for k in counts}
         redacted: Counter = Counter()
+        classes: dict[str | None, str] = {}
         seen = 0
         with ReleaseShardWriter(staging, shard_bytes=self.shard_bytes
                                 or DEFAULT_SHARD_BYTES) as writer:
@@ -255,7 +256,10 @@ class _Cut:
                             "license": licence, "language": language,
                             "n_tokens": int(n_tokens or 0), "collected_at": as_utc(collected),
                             "metadata": metadata})
-                klass = taxonomy.classify(licence or "LicenseRef-Unknown").use
+                klass = classes.get(licence)
+                if klass is None:
+                    klass = classes[licence] = taxonomy.classify(
+                        licence or "LicenseRef-Unknown").use
                 for key, value in (("by_source", slug), ("by_license", licence or "(none)"),
                                    ("by_license_class", klass),
                                    ("by_language", language or "(unknown)"),
