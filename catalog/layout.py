@@ -7,9 +7,11 @@
     <root>/attributes/run-NNNNNN/dedup/dedup.parquet     dedup clusters of the whole run
     <root>/decisions/run-NNNNNN/<stage>.parquet          the decision log of a run's stage
     <root>/dedup-index/                                  signatures of released documents
+    <root>/decontam/<set>/<file sha>-<n>gram.npy         an evaluation set's hashed n-grams
     <root>/releases/<name>/<version>/                    a release (docs/release-format.md)
     <root>/cache/licences/                               scancode results by file hash
     <root>/locks/                                        lock files (SQLite catalogs only)
+    <root>/web-secret.key                                signs the web sessions (0600)
 
 Catalog rows store paths relative to the root (`Layout.relative`), so a data root can move.
 """
@@ -61,6 +63,10 @@ class Layout:
     def dedup_index(self) -> Path:
         return self.root / "dedup-index"
 
+    def decontam_index(self, name: str, file_sha256: str, n: int) -> Path:
+        """The hashed n-grams of an evaluation set (`govcat decontam add`), built once."""
+        return self.root / "decontam" / name / f"{file_sha256[:16]}-{n}gram.npy"
+
     # ------------------------------------------------------------------ releases
     @property
     def releases(self) -> Path:
@@ -81,6 +87,10 @@ class Layout:
     @property
     def locks(self) -> Path:
         return self.root / "locks"
+
+    @property
+    def web_secret(self) -> Path:
+        return self.root / "web-secret.key"
 
     # ------------------------------------------------------------------ helpers
     def relative(self, path: Path) -> str:

@@ -401,3 +401,20 @@ class ReleaseExclusion(SQLModel, table=True):
     document_id: str = Field(max_length=200, index=True)
     reason: str = Field(max_length=40)
     request_ids: str | None = None  # comma-separated opt-out request ids ("optout-3,optout-7")
+
+
+# --------------------------------------------------------------------------- web accounts
+
+
+class User(SQLModel, table=True):
+    """An account of the web interface (docs/web.md): a role and an argon2 password hash."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+    role: str = Field(max_length=20)  # viewer | reviewer | admin
+    password_hash: str = Field(max_length=200)
+    actor: str  # who created the account
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)

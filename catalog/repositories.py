@@ -65,6 +65,14 @@ class SourceRepository:
                 .order_by(AuditEvent.seq))
         return list(self.session.execute(stmt).scalars())
 
+    def hosts(self, source_id: int, limit: int = 10) -> list[tuple[str, int]]:
+        """The hosts of a source's documents and how many each holds, most first."""
+        n = func.count().label("n")
+        stmt = (select(Document.host, n).where(Document.source_id == source_id,
+                                               Document.host.is_not(None))
+                .group_by(Document.host).order_by(n.desc(), Document.host).limit(limit))
+        return [(host, int(count)) for host, count in self.session.execute(stmt)]
+
     def counts(self, source_id: int) -> dict[str, int]:
         docs, tokens, nbytes = self.session.execute(
             select(func.count(), func.coalesce(func.sum(Document.n_tokens), 0),
