@@ -403,6 +403,94 @@ class ReleaseExclusion(SQLModel, table=True):
     request_ids: str | None = None  # comma-separated opt-out request ids ("optout-3,optout-7")
 
 
+# --------------------------------------------------------------------------- mixtures
+
+
+class StoredReviewPolicy(SQLModel, table=True):
+    """A review policy (policies/review.py), verbatim, with its hash; name + version for good."""
+
+    __tablename__ = "review_policies"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_review_policy_name_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, index=True)
+    version: str = Field(max_length=40)
+    sha256: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    intended_use: str = Field(max_length=20)
+    actor: str
+    created_at: datetime = _ts(nullable=False)
+
+
+class Mixture(SQLModel, table=True):
+    """A weighted set of releases with an intended use, reviewed before it trains a model."""
+
+    __tablename__ = "mixtures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    intended_use: str = Field(max_length=20)
+    jurisdiction: str = Field(max_length=20)
+    # The review policy's name: each review uses its newest stored version (or the pack's).
+    review_policy: str = Field(max_length=100)
+    actor: str
+    created_at: datetime = _ts(nullable=False)
+
+
+class MixtureComponent(SQLModel, table=True):
+    """One release of a mixture and its sampling weight (epochs over the release)."""
+
+    __tablename__ = "mixture_components"
+    __table_args__ = (
+        UniqueConstraint("mixture_id", "release_name", name="uq_mixture_component_release"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mixture_id: int = Field(foreign_key="mixtures.id", index=True)
+    position: int = 0
+    release_name: str = Field(max_length=100)
+    release_version: str | None = Field(default=None, max_length=40)  # None: the newest
+    weight: float = 1.0
+
+
+class MixtureReview(SQLModel, table=True):
+    """A review as signed off: the document (canonical JSON), its sha256, and the state of
+    the catalog it saw (`basis`), against which a sign-off is later found stale."""
+
+    __tablename__ = "mixture_reviews"
+    __table_args__ = (UniqueConstraint("mixture_id", "sha256", name="uq_mixture_review_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mixture_id: int = Field(foreign_key="mixtures.id", index=True)
+    sha256: str = Field(max_length=64)
+    verdict: str = Field(max_length=20)
+    review_policy_id: int = Field(foreign_key="review_policies.id")
+    basis: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str
+    created_at: datetime = _ts(nullable=False)
+
+
+class MixtureSignoff(SQLModel, table=True):
+    """A reviewer's decision on a review; an approval of a blocked review carries the
+    reason it was overridden."""
+
+    __tablename__ = "mixture_signoffs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mixture_id: int = Field(foreign_key="mixtures.id", index=True)
+    review_id: int = Field(foreign_key="mixture_reviews.id")
+    decision: str = Field(max_length=30)  # approve | reject | approve-with-conditions
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    conditions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    override_reason: str | None = Field(default=None, sa_column=Column(Text))
+    actor: str
+    created_at: datetime = _ts(nullable=False)
+
+
 # --------------------------------------------------------------------------- web accounts
 
 
@@ -418,3 +506,28 @@ class User(SQLModel, table=True):
     actor: str  # who created the account
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+
+
+# --------------------------------------------------------------------------- decontamination
+
+
+class DecontamSet(SQLModel, table=True):
+    """An evaluation set registered for decontamination (`govcat decontam add`): the file it
+    came from by sha256, how its n-grams were made, and where its hashed n-gram index is."""
+
+    __tablename__ = "decontam_sets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+    file_name: str  # the file as given, for people; the sha256 is what identifies it
+    file_sha256: str = Field(max_length=64)
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    n: int = 13
+    normalisation: str = Field(max_length=40)
+    examples: int = 0
+    skipped_short: int = 0  # examples with fewer than n tokens (they cannot match)
+    ngrams: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    index_path: str  # relative to the data root
+    index_sha256: str = Field(max_length=64)
+    actor: str
+    created_at: datetime = _ts(nullable=False)
