@@ -23,7 +23,7 @@ def create(
     name: Annotated[str, typer.Argument(help="A new mixture name (a-z, 0-9, . _ -).")],
     component: Annotated[list[str], typer.Option(
         "--component", "-c",
-        help="RELEASE[@X.Y.Z]:WEIGHT, once per component. NAME alone follows the newest "
+        help="RELEASE\\[@X.Y.Z]:WEIGHT, once per component. NAME alone follows the newest "
              "version at each review; NAME@X.Y.Z is pinned. WEIGHT is a sampling weight: "
              "epochs over the release (2 = seen twice, 0.5 = half of it; default 1). "
              "Effective tokens = tokens x weight.")],
@@ -86,8 +86,12 @@ def list_(ctx: typer.Context, json_out: JsonOption = False) -> None:
 
 @app.command("show")
 def show(ctx: typer.Context, name: NameArgument, json_out: JsonOption = False) -> None:
-    """Components, weights, effective tokens (tokens x weight) and totals, and whether the
-    newest sign-off still holds (stale, and why)."""
+    """Components, weights, effective tokens and totals; whether the sign-off still holds.
+
+    Effective tokens = tokens x weight. The newest sign-off is stale, with each reason, when a
+    component release, the review policy, a source record, a host's consent snapshots or the
+    opt-out requests covering the mixture changed after its review.
+    """
     from catalog.services import mixtures
 
     data = mixtures.show(catalog(ctx), name=name)
@@ -144,10 +148,14 @@ def review(
         "--out", help="Write the document to FILE (format from --json/--md/--html, else from "
                       "the suffix .json, .md or .html).")] = None,
 ) -> None:
-    """Licences and obligations, ToS, consent at collection and now, opt-outs since the cut and
-    personal data, per component and overall, in effective tokens; a verdict (ok,
-    needs-attention, blocked) with every reason from a rule of the review policy, and each
-    finding's evidence."""
+    """The compliance review: findings with their evidence, and a verdict.
+
+    Licences and their obligations, terms of service, consent at collection, at the cut and
+    now, opt-outs since the cut and personal data, per component and overall, in documents,
+    tokens and effective tokens. The verdict (ok, needs-attention, blocked) gives every reason,
+    each from a rule of the review policy; each finding cites its evidence (source record, ToS
+    quote, robots snapshot id and date, opt-out request).
+    """
     from catalog.errors import InvalidInput
     from catalog.services import mixtures
 
@@ -214,8 +222,11 @@ def sign_off(
                                 "has changed since.")] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Record your decision on the mixture's current review, with its sha256 and review
-    policy version, in the audit log."""
+    """Record your decision on the mixture's current review, in the audit log.
+
+    The event holds you (the actor), the review's sha256 and verdict and the review policy's
+    version. Approving a review whose verdict is blocked needs --override REASON.
+    """
     from catalog.services import mixtures
 
     data = mixtures.sign_off(catalog(ctx), name=name, decision=decision, note=note,

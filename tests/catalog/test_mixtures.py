@@ -239,11 +239,15 @@ def test_approving_a_blocked_review_needs_an_override_shown_everywhere(cli, corp
     assert "**Override** of a blocked review: licensed separately" in md
     html = cli("mixture", "review", "m", "--html").stdout
     assert 'class="override"' in html
-    # An override is for approving a blocked review only; a reject needs none.
+    assert cli("mixture", "sign-off", "m", "--decision", "reject", "--note", "no").exit_code == 0
+    assert json.loads(cli("mixture", "show", "m", "--json").stdout)["signoff"]["state"] == "reject"
+
+
+def test_signoff_options_are_checked(cli, corpus):
+    # An override is for approving a blocked review only.
     _create(cli, "c", "clean")
     r = cli("mixture", "sign-off", "c", "--decision", "approve", "--note", "x", "--override", "y")
     assert r.exit_code == 2 and "blocked" in r.stderr
-    assert cli("mixture", "sign-off", "m", "--decision", "reject", "--note", "no").exit_code == 0
     r = cli("mixture", "sign-off", "c", "--decision", "approve-with-conditions", "--note", "x")
     assert r.exit_code == 2 and "--conditions" in r.stderr
     r = cli("mixture", "sign-off", "c", "--decision", "approve-with-conditions", "--note", "x",
@@ -377,6 +381,10 @@ def test_migration_0005_goes_down_and_up_and_matches_the_models(db_url):
 
 @pytest.mark.slow
 def test_a_mixture_of_a_released_run(cli, tmp_path):
+    from collections import Counter
+
+    import pyarrow.parquet as pq
+
     from tests.catalog.test_process import _ingest, _run
 
     _ingest(cli, tmp_path)
@@ -389,8 +397,24 @@ def test_a_mixture_of_a_released_run(cli, tmp_path):
     doc = _review(cli, "m")
     [comp] = doc["components"]
     assert comp["documents"] == released["documents"] and not comp["problems"]
-    assert comp["pii"]["redacted"].get("EMAIL_ADDRESS") == 1
-    assert comp["pii"]["found"].get("EMAIL_ADDRESS") == 1  # from the run's pii attributes
+    assert sum(row["documents"] for row in comp["licenses"]) == released["documents"]
+    folder = cli.home / "releases" / "demo" / "1.0.0"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert comp["pii"]["redacted"] == manifest["redacted"]
+    # Spans found in the released documents, as the run's pii attributes hold them.
+    ids = set(pq.read_table(folder / "index.parquet", columns=["id"]).column("id").to_pylist())
+    found: Counter = Counter()
+    for shard in (cli.home / "attributes" / f"run-{run['run']:06d}" / "pii").glob("*.parquet"):
+        for row in pq.read_table(shard, columns=["id", "pii_counts"]).to_pylist():
+            if row["id"] in ids:
+                found.update({k: v for k, v in json.loads(row["pii_counts"]).items() if v})
+    assert comp["pii"]["found"] == dict(found)
     assert comp["release_record"]["policy"].startswith("research-permissive@")
-    assert [s["source"] for s in comp["sources"]] == ["c"]
+    assert comp["release_record"]["manifest_sha256"] == released_manifest_sha(folder)
     assert doc["verdict"] in ("ok", "needs-attention")
+
+
+def released_manifest_sha(folder) -> str:
+    from common.atomic import file_sha256
+
+    return file_sha256(folder / "manifest.json")
