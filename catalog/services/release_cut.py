@@ -235,6 +235,7 @@ class _Cut:
         tokens_by: dict[str, Counter] = {k: Counter() for k in counts}
         redacted: Counter = Counter()
         classes: dict[str | None, str] = {}
+        self.released_tokens: dict[str, int] = {}  # only where redaction changed the count
         seen = 0
         with ReleaseShardWriter(staging, shard_bytes=self.shard_bytes
                                 or DEFAULT_SHARD_BYTES) as writer:
@@ -249,6 +250,7 @@ class _Cut:
                     redacted.update(per_type)
                     metadata["redacted"] = dict(sorted(per_type.items()))
                     n_tokens = count_tokens(text)
+                    self.released_tokens[doc_id] = n_tokens
                 slug = self.sources[source_id].slug
                 licence = concluded or declared
                 language = self.languages.get(doc_id)
@@ -452,7 +454,8 @@ class _Cut:
                  "tokens": e["tokens"]} for e in entries])
             copy_rows(uow.session, ReleaseMember.__table__, MEMBER_COPY_TYPES, (
                 {"release_id": release.id, "document_id": d, "content_sha256": shas[d],
-                 "n_tokens": int(self.index[d][5] or 0)} for d in released))
+                 "n_tokens": self.released_tokens.get(d, int(self.index[d][5] or 0))}
+                for d in released))
             if excluded:
                 uow.session.execute(insert(ReleaseExclusion.__table__), [
                     {"release_id": release.id, "document_id": d, "reason": "optout",
