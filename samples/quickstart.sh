@@ -85,6 +85,16 @@ govcat optout add --domain news.example.org --requester legal@news.example.org \
   --received 2026-11-30
 govcat release cut latest --name sample-corpus --version 1.0.1
 govcat release diff sample-corpus@1.0.0 sample-corpus@1.0.1
+step "Review training mixtures: the release for commercial use in the EU, then for research"
+govcat mixture create sample-commercial --component sample-corpus@1.0.0:2 \
+  --intended-use commercial --jurisdiction EU --description "two epochs of the sample corpus"
+govcat mixture review sample-commercial || true
+govcat mixture create sample-research --component sample-corpus@1.0.1:1 \
+  --intended-use research --jurisdiction EU
+govcat mixture review sample-research --html --out "$GOVCAT_HOME/sample-research-review.html"
+govcat mixture sign-off sample-research --decision approve \
+  --note "research use by a research organisation (DSM Art. 3); attribution file shipped"
+govcat mixture show sample-research
 step "One source in full"
 govcat source show sample-forum
 step "Audit log"
