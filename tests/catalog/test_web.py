@@ -11,10 +11,14 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.catalog.test_mixtures import _create, _release, _robots, _source, corpus  # noqa: F401
+from tests.catalog import test_mixtures
+from tests.catalog.test_mixtures import _create, _robots
+
+corpus = test_mixtures.corpus  # three sources, hosts and releases (clean, nc, sa)
 
 PASSWORD = "correct horse battery"
 JSON = {"accept": "application/json"}
+ACCOUNTS = {"ada": "admin", "rex": "reviewer", "vic": "viewer"}
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -31,7 +35,6 @@ class Web:
     for the login limiter."""
 
     def __init__(self, catalog):
-        from catalog.services import users
         from catalog.web.app import create_app
         from catalog.web.ratelimit import LoginLimiter
 
@@ -39,15 +42,23 @@ class Web:
         self.clock = Clock()
         self.limiter = LoginLimiter(per_user=3, per_address=5, window=600, clock=self.clock)
         self.app = create_app(catalog, secret_key="s" * 48, limiter=self.limiter)
-        with catalog.uow() as uow:
-            for name, role in (("ada", "admin"), ("rex", "reviewer"), ("vic", "viewer")):
-                users.add_user(uow, name=name, role=role, password=PASSWORD)
-            uow.commit()
+        self._made: set[str] = set()
+
+    def account(self, name: str) -> None:
+        """Made on first use: argon2 is slow on purpose, and most tests need one account."""
+        from catalog.services import users
+
+        if name in ACCOUNTS and name not in self._made:
+            with self.catalog.uow() as uow:
+                users.add_user(uow, name=name, role=ACCOUNTS[name], password=PASSWORD)
+                uow.commit()
+            self._made.add(name)
 
     def anonymous(self, **kw) -> TestClient:
         return TestClient(self.app, follow_redirects=False, **kw)
 
     def login(self, name: str, password: str = PASSWORD, client: TestClient | None = None):
+        self.account(name)
         client = client or self.anonymous()
         r = client.post("/login", data={"username": name, "password": password,
                                         "csrf_token": token(client, "/login"), "next": "/"})
@@ -127,6 +138,7 @@ def test_login_logout_and_wrong_passwords(web):
 
 
 def test_login_goes_back_to_the_page_asked_for_but_never_off_site(web):
+    web.account("vic")
     client = web.anonymous()
     first = client.get("/audit?entity=user")
     assert first.headers["location"] == "/login?next=%2Faudit%3Fentity%3Duser"
