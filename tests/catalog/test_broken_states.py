@@ -201,3 +201,32 @@ def test_three_first_commands_on_an_empty_database_create_the_schema_once(pg, tm
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         assert "Traceback" not in out + err
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_one_line_and_the_run_is_interrupted_then_resumed(tmp_path):
+    import signal
+
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    cli = Cli(db, tmp_path / "home")
+    _source(cli)
+    data = _corpus(tmp_path / "big.jsonl", 30_000)
+    proc = _govcat(db, cli.home, "ingest", "s", str(data), "--shard-docs", "500")
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the ingest finished before Ctrl-C reached it")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in out + err and "interrupted" in err
+    runs = json.loads(cli("ingest", "report", "1", "--json").stdout)
+    assert runs["status"] == "interrupted"
+    assert not list((cli.home / "shards").rglob(".*.tmp-*"))
+    assert cli("ingest", "s", str(data), "--shard-docs", "500").exit_code == 0
+    from catalog.context import Catalog
+    from catalog.settings import Settings
+
+    cat = Catalog(Settings(database_url=db, home=cli.home))
+    with cat.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from documents")).scalar() == 30_000
+    cat.dispose()
