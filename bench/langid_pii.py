@@ -1,20 +1,26 @@
-"""Throughput of the langid_v1 and pii_v1 stages on generated ~1 KB documents.
+"""Throughput of the langid_v1 and pii stages on generated ~1 KB documents.
 
     .venv/bin/python bench/langid_pii.py [--docs 2000] [--baseline-docs 500]
 
-Documents are written here: sentences from small English, French, German and Spanish
-vocabularies, line breaks every few sentences, and in one document out of three a few pieces
-of personal data (e-mail, phone, IPv4, card, IBAN, SSN, URL with credentials). Printed, for
-the same documents in one process, single core:
+langid: sentences from small English, French, German and Spanish vocabularies, line breaks
+every few sentences. Printed: langid_v1 docs/s against the bare `model.predict` loop (the
+stage's overhead; best of three runs each) and the share of documents whose language matches
+the one generated.
 
-- langid_v1 docs/s, against the baseline of the bare `model.predict` loop (the stage's
-  overhead; best of three runs each), and the share of documents whose language matches
-  the one generated;
-- pii_v1 docs/s with its default entities (seven pattern recognizers, blank spaCy), against
-  the baseline of presidio with every predefined English recognizer on the same offline
-  engine (what `AnalyzerEngine()` would run), on `--baseline-docs` documents;
-- PII spans found per entity type, recall and precision of exact spans against the pieces
-  inserted, and the engine start-up time.
+pii: ~1 KB forum posts from `bench/pii_quality.py` (`forum_posts`: one in three with a few
+pieces of personal data, three sentences in ten of the others holding numbers that are not:
+dates, years, ranges, quantities, dotted numbers, order numbers, ...), and the same count of
+its denser labelled posts (two in three with personal data, seven sentences in ten numbers).
+Printed for each, same documents, one process, single core, default entities:
+
+- before: pii_v1, presidio's own pattern recognizers on whole documents (on the first
+  `--baseline-docs`, it is slow), and after: pii_v2, govcat's recognizers behind the shape
+  pre-filter; docs/s of both (best of two runs each, engines warmed on the same posts) and
+  the ratio after / before;
+- pii_v2 with the pre-filter off (the same recognizers on whole documents), its docs/s, and
+  whether both pii_v2 paths give identical spans on every document (they must);
+- the share of documents and characters the pre-filter sent to presidio, and the engine
+  start-up time.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ import argparse
 import random
 import sys
 import time
-from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -111,64 +117,63 @@ def bench_langid(docs: list[tuple[str, Document]]) -> None:
     print(f"  language right {right / len(docs):.1%}")
 
 
-def bench_pii(docs: list[tuple[str, Document]], baseline_docs: int) -> None:
-    from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.recognizer_registry import RecognizerRegistry
+def _pii_run(stage_name: str, texts: list[str]) -> tuple[float, Any, list[Document]]:
+    """Seconds for the stage over `texts`, the stage and the documents it measured. The
+    engine is built and its lazy tables (libphonenumber's metadata, compiled patterns) are
+    filled by a first pass over the same texts before the clock starts."""
+    stage = create(stage_name)
+    list(stage.run(Document(id=f"warm/{i}", text=t) for i, t in enumerate(texts[:50])))
+    stage.stats.counters.clear()
+    started = time.perf_counter()
+    out = list(stage.run(Document(id=f"pii/{i}", text=t) for i, t in enumerate(texts)))
+    return time.perf_counter() - started, stage, out
 
-    from processing import pii_offline
+
+def bench_pii_corpus(label: str, texts: list[str], baseline_docs: int) -> None:
+    from processing.stages.pii import PiiSpan, find_pii
+
+    mean = sum(map(len, texts)) / len(texts)
+    print(f"  {label}: {len(texts):,} posts, mean {mean:,.0f} characters")
+    base = texts[:baseline_docs]
+    # Best of two, alternating, so no side gains from running second on a busy machine.
+    before = after = full = float("inf")
+    for _ in range(2):
+        before = min(before, _pii_run("pii_v1", base)[0])
+        seconds, stage, out = _pii_run("pii_v2", texts)
+        after = min(after, seconds)
+        started = time.perf_counter()
+        whole = [find_pii(t, prefilter=False) for t in texts]  # same recognizers, whole docs
+        full = min(full, time.perf_counter() - started)
+    ours = [[PiiSpan.from_mapping(s) for s in d.attributes["pii_spans"]] for d in out]
+    same = sum(a == b for a, b in zip(ours, whole, strict=True))
+    holding = sum(1 for spans in whole if spans)
+    print(f"    before  pii_v1 (presidio alone)      {rate(len(base), before)}")
+    print(f"    after   pii_v2 (shape pre-filter)    {rate(len(texts), after)}"
+          f"   after / before = {(len(texts) / after) / (len(base) / before):.1f}x")
+    print(f"    pii_v2 without the pre-filter        {rate(len(texts), full)}"
+          f"   pre-filter alone = {full / after:.1f}x")
+    print(f"    identical spans on {same:,} of {len(texts):,} documents "
+          f"({holding:,} hold PII){'' if same == len(texts) else '  <-- MISMATCH'}")
+    c = stage.stats.counters
+    print(f"    sent to presidio: {c['regions_analysed']:,} regions, "
+          f"{c['chars_analysed'] / sum(map(len, texts)):.0%} of the characters")
+
+
+def bench_pii(n: int, baseline_docs: int) -> None:
+    from bench.pii_quality import forum_posts, generate
     from processing.stages.pii import PII_ENGINE_INFO, find_pii
 
     started = time.perf_counter()
     find_pii("warm-up: build the engine")
+    find_pii("warm-up: build the engine", recognizers="presidio")
     print(
-        f"pii_v1 — presidio-analyzer {PII_ENGINE_INFO['versions']['presidio-analyzer']}, "
-        f"NER {'on' if PII_ENGINE_INFO['ner'] else 'off'}, "
-        f"engine start {time.perf_counter() - started:.2f} s (imports included)"
+        f"pii — presidio-analyzer {PII_ENGINE_INFO['versions']['presidio-analyzer']}, "
+        f"NER {'on' if PII_ENGINE_INFO['ner'] else 'off'}, both engines started in "
+        f"{time.perf_counter() - started:.2f} s (imports included), "
+        f"{len(PII_ENGINE_INFO['entities'])} entities"
     )
-
-    stage = create("pii_v1")
-    started = time.perf_counter()
-    out = list(stage.run(Document(id=d.id, text=d.text) for _, d in docs))
-    seconds = time.perf_counter() - started
-    print(f"  stage ({len(PII_ENGINE_INFO['entities'])} entities)   {rate(len(docs), seconds)}")
-
-    # Baseline: every predefined English recognizer, on the same offline NLP engine (the
-    # stock e-mail recognizer is swapped for the offline one, else it reaches for the network).
-    nlp_engine = pii_offline.nlp_engine_for(None)
-    registry = RecognizerRegistry(supported_languages=["en"])
-    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
-    registry.remove_recognizer("EmailRecognizer")
-    registry.add_recognizer(pii_offline.OfflineEmailRecognizer())
-    full = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
-    subset = [d.text for _, d in docs[:baseline_docs]]
-    started = time.perf_counter()
-    for text in subset:
-        full.analyze(text=text, language="en")
-    base = time.perf_counter() - started
-    ours = len(subset) / (len(docs) / seconds)
-    print(
-        f"  all {len(registry.recognizers)} predefined recognizers  {rate(len(subset), base)}"
-        f"   stage speed-up = {base / ours:.2f}x"
-    )
-
-    found: Counter[str] = Counter()
-    inserted = detected = matched = 0
-    for doc in out:
-        found.update({k: v for k, v in doc.attributes["pii_counts"].items() if v})
-        planted = Counter({p: doc.text.count(p) for p in PII if p in doc.text})
-        spans = Counter(doc.text[s["start"] : s["end"]] for s in doc.attributes["pii_spans"])
-        inserted += sum(planted.values())
-        detected += sum(spans.values())
-        matched += sum((planted & spans).values())
-    print(
-        f"  inserted pieces {inserted:,}, spans {detected:,}: "
-        f"recall {matched / max(inserted, 1):.1%}, precision {matched / max(detected, 1):.1%}"
-    )
-    with_pii = sum(1 for doc in out if doc.attributes["pii_spans"])
-    print(
-        f"  documents with PII {with_pii:,} of {len(out):,}; spans by type: "
-        + ", ".join(f"{k} {v:,}" for k, v in sorted(found.items()))
-    )
+    bench_pii_corpus("forum posts", forum_posts(n), baseline_docs)
+    bench_pii_corpus("dense labelled posts", [d.text for d in generate(n)], baseline_docs)
 
 
 def main() -> None:
@@ -176,15 +181,17 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--baseline-docs", type=int, default=500)
     parser.add_argument("--skip-pii", action="store_true")
+    parser.add_argument("--skip-langid", action="store_true")
     args = parser.parse_args()
 
     docs = generate(args.docs)
     mean = sum(len(d.text) for _, d in docs) / len(docs)
     print(f"{len(docs):,} generated documents, mean {mean:,.0f} characters\n")
-    bench_langid(docs)
-    if not args.skip_pii:
+    if not args.skip_langid:
+        bench_langid(docs)
         print()
-        bench_pii(docs, args.baseline_docs)
+    if not args.skip_pii:
+        bench_pii(args.docs, min(args.baseline_docs, args.docs))
 
 
 if __name__ == "__main__":

@@ -4,14 +4,18 @@ Out of the box presidio reaches the network twice: `AnalyzerEngine()` asks spaCy
 `en_core_web_lg` (fetching spaCy's compatibility table first), and its e-mail recognizer calls
 `tldextract.extract`, whose default extractor fetches the public-suffix list on first use. Here:
 
-- the NLP engine is a blank English spaCy pipeline (tokenizer only, plus a component that sets
-  each token's lemma to its lower-cased text, so presidio's context words such as "phone" or
-  "ssn" still raise scores), saved to a temporary folder and loaded through presidio's
-  `NlpEngineProvider` like any model on disk; or, when the caller names one, an installed spaCy
-  model with NER, never downloaded;
+- the NLP engine of presidio's own recognizers (pii_v1) is a blank English spaCy pipeline
+  (tokenizer only, plus a component that sets each token's lemma to its lower-cased text, so
+  presidio's context words such as "phone" or "ssn" still raise scores), saved to a temporary
+  folder and loaded through presidio's `NlpEngineProvider` like any model on disk; or, when
+  the caller names one, an installed spaCy model with NER, never downloaded. govcat's
+  recognizers (pii_v2) without NER need no pipeline at all (`NoNlpEngine`): their context
+  rule reads the text;
 - e-mail domains are checked by a `tldextract.TLDExtract` with no suffix-list URLs, no cache
-  folder, and the suffix-list snapshot bundled in the tldextract wheel;
-- only the recognizers for the entities asked for are registered (fewer recognizers, faster).
+  folder, and the suffix-list snapshot bundled in the tldextract wheel
+  (`processing.pii_recognizers.OfflineEmailRecognizer`);
+- only the recognizers for the entities asked for are registered (fewer recognizers, faster):
+  presidio's own, or govcat's (`govcat_recognizers`).
 
 This module imports spaCy and presidio at the top: it is imported only when a PII engine is
 built (`processing.stages.pii`), never by the stage registry.
@@ -21,18 +25,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import spacy
-import tldextract
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer
-from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
-    EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
     PhoneRecognizer,
@@ -44,6 +46,16 @@ from presidio_analyzer.recognizer_registry import RecognizerRegistry
 from spacy.attrs import LEMMA, LOWER
 from spacy.language import Language
 from spacy.tokens import Doc
+
+from processing.pii_banking import CardRecognizer, GroupedIbanRecognizer
+from processing.pii_phones import JurisdictionPhoneRecognizer
+from processing.pii_recognizers import (
+    DottedAwareIpRecognizer,
+    OfflineEmailRecognizer,
+    SsnRecognizer,
+    UrlWithCredentialsRecognizer,
+    WindowContext,
+)
 
 LANGUAGE = "en"
 NER_ENTITIES = ("PERSON", "LOCATION")
@@ -63,51 +75,7 @@ def _lower_lemma(doc: Doc) -> Doc:
     return doc
 
 
-@cache
-def _tld_extractor() -> tldextract.TLDExtract:
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
-
-
-class OfflineEmailRecognizer(EmailRecognizer):
-    """presidio's e-mail recognizer, checking the domain against the bundled suffix list."""
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return _tld_extractor()(pattern_text).fqdn != ""
-
-
-class UrlWithCredentialsRecognizer(PatternRecognizer):
-    """URLs that carry a user name and a password: `scheme://user:password@host[:port][/...]`.
-
-    The whole URL is the span, so redacting it removes the host the secret opens too. A URL with
-    a user name only (`https://user@host/`) is not a credential and is not matched. The path
-    and host never end in sentence punctuation, so "see ftp://a:b@h/x." stops before the full
-    stop.
-    """
-
-    ENTITY = "URL_WITH_CREDENTIALS"
-    PATTERNS = [
-        Pattern(
-            "URL with user:password",
-            r"(?<![\w+.\-])[a-z][a-z0-9+.\-]*://"  # scheme, not the tail of a longer word
-            r"[^\s:/?#@\[\]]+:[^\s/?#@]+@"  # user:password@
-            r"(?:\[[0-9a-f:.]+\]|[^\s/?#@:\[\]()<>\"',;]*[^\s/?#@:\[\]()<>\"',;.!])"  # host
-            r"(?::\d{1,5})?"  # port
-            r"(?:[/?#][^\s<>\"']*[^\s<>\"'.,;:!?)\]}])?"  # path, query, fragment
-            r"(?:[/?#](?=[\s<>\"'.,;:!?)\]}]|$))?",  # or a bare trailing "/"
-            1.0,
-        )
-    ]
-    CONTEXT = ["password", "login", "credentials"]
-
-    def __init__(self, supported_language: str = LANGUAGE) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-        )
-
-
+# presidio's own pattern recognizers (the pii_v1 stage, and the baseline of the benches).
 PATTERN_RECOGNIZERS: dict[str, Callable[[], EntityRecognizer]] = {
     "EMAIL_ADDRESS": OfflineEmailRecognizer,
     "PHONE_NUMBER": PhoneRecognizer,
@@ -119,6 +87,20 @@ PATTERN_RECOGNIZERS: dict[str, Callable[[], EntityRecognizer]] = {
     "URL": UrlRecognizer,
 }
 SUPPORTED_ENTITIES = (*PATTERN_RECOGNIZERS, *NER_ENTITIES)
+RECOGNIZER_SETS = ("presidio", "govcat")
+
+
+def govcat_recognizers(regions: Sequence[str]) -> dict[str, Callable[[], EntityRecognizer]]:
+    """Entity -> a factory of its pii_v2 recognizer; national phone formats of `regions`."""
+    return {
+        "EMAIL_ADDRESS": OfflineEmailRecognizer,
+        "PHONE_NUMBER": lambda: JurisdictionPhoneRecognizer(regions),
+        "IP_ADDRESS": DottedAwareIpRecognizer,
+        "CREDIT_CARD": CardRecognizer,
+        "IBAN_CODE": GroupedIbanRecognizer,
+        "US_SSN": SsnRecognizer,
+        UrlWithCredentialsRecognizer.ENTITY: UrlWithCredentialsRecognizer,
+    }
 
 
 def _provider_engine(model_path: str) -> NlpEngine:
@@ -166,6 +148,40 @@ def ner_model_meta(model: str) -> dict[str, Any]:
     }
 
 
+class NoNlpEngine(NlpEngine):
+    """An NLP engine that runs no pipeline: govcat's pattern recognizers read only the text,
+    and its context rule (`processing.pii_recognizers.WindowContext`) tokenizes the few
+    words before a match itself."""
+
+    def load(self) -> None:
+        pass
+
+    def is_loaded(self) -> bool:
+        return True
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        return NlpArtifacts(
+            entities=[], tokens=[], tokens_indices=[], lemmas=[], nlp_engine=None,
+            language=language,
+        )
+
+    def process_batch(self, texts: Iterable[str], language: str, **kwargs: Any) -> Any:
+        for text in texts:
+            yield text, self.process_text(text, language)
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        return False
+
+    def is_punct(self, word: str, language: str) -> bool:
+        return False
+
+    def get_supported_entities(self) -> list[str]:
+        return []
+
+    def get_supported_languages(self) -> list[str]:
+        return [LANGUAGE]
+
+
 @cache
 def nlp_engine_for(ner_model: str | None) -> NlpEngine:
     """The NLP engine for a spaCy NER model, or the blank one; one per process, shared by the
@@ -179,12 +195,22 @@ def nlp_engine_for(ner_model: str | None) -> NlpEngine:
     return engine
 
 
-def build_analyzer(entities: Iterable[str], ner_model: str | None = None) -> AnalyzerEngine:
+def build_analyzer(
+    entities: Iterable[str],
+    ner_model: str | None = None,
+    *,
+    recognizers: str = "presidio",
+    phone_regions: Sequence[str] = (),
+) -> AnalyzerEngine:
     """An AnalyzerEngine recognizing exactly `entities`, built without touching the network.
 
-    PERSON and LOCATION need `ner_model`, an installed spaCy model whose pipeline assigns
-    entities (its `ner`, or an `entity_ruler`).
+    `recognizers` is "presidio" (its own pattern recognizers and context rule, as pii_v1 runs
+    them) or "govcat" (those of `processing.pii_recognizers`, national phone numbers of
+    `phone_regions`, context in a window of tokens). PERSON and LOCATION need `ner_model`, an
+    installed spaCy model whose pipeline assigns entities (its `ner`, or an `entity_ruler`).
     """
+    if recognizers not in RECOGNIZER_SETS:
+        raise ValueError(f"recognizers {recognizers!r}: one of {', '.join(RECOGNIZER_SETS)}")
     wanted = list(dict.fromkeys(entities))
     unknown = [e for e in wanted if e not in SUPPORTED_ENTITIES]
     if unknown:
@@ -195,14 +221,26 @@ def build_analyzer(entities: Iterable[str], ner_model: str | None = None) -> Ana
     if ner_wanted and ner_model is None:
         raise NerModelError(f"{ner_wanted[0]} needs a spaCy NER model, and none was named")
 
-    nlp_engine = nlp_engine_for(ner_model)
+    govcat = recognizers == "govcat"
+    if govcat and ner_model is None:
+        nlp_engine: NlpEngine = NoNlpEngine()
+    else:
+        nlp_engine = nlp_engine_for(ner_model)
 
+    factories = dict(PATTERN_RECOGNIZERS)
+    if govcat:
+        factories.update(govcat_recognizers(phone_regions))
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     for entity in wanted:
-        if entity in PATTERN_RECOGNIZERS:
-            registry.add_recognizer(PATTERN_RECOGNIZERS[entity]())
+        if entity in factories:
+            registry.add_recognizer(factories[entity]())
     if ner_wanted:
         registry.add_recognizer(
             SpacyRecognizer(supported_language=LANGUAGE, supported_entities=ner_wanted)
         )
-    return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE])
+    return AnalyzerEngine(
+        nlp_engine=nlp_engine,
+        registry=registry,
+        supported_languages=[LANGUAGE],
+        context_aware_enhancer=WindowContext() if govcat else None,
+    )

@@ -188,7 +188,7 @@ def quality(file: TextFile = None, batch: BatchOption = None, json_out: JsonFlag
 @app.command("pii")
 def pii(file: TextFile = None, batch: BatchOption = None, json_out: JsonFlag = False) -> None:
     """Personal data found in a text file (presidio), with spans and counts."""
-    _stage_tool("pii_v1", file, batch, json_out)
+    _stage_tool("pii_v2", file, batch, json_out)
 
 
 @app.command("license")

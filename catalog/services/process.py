@@ -44,7 +44,7 @@ class MissingComponent(InvalidInput):
     """A stage's optional dependency (or Ray) is not installed."""
 
 
-STAGE_SPECS = {"langid": "langid_v1", "quality": "quality_v1", "pii": "pii_v1"}
+STAGE_SPECS = {"langid": "langid_v1", "quality": "quality_v1", "pii": "pii_v2"}
 SIGNATURE_COLUMN = "minhash"  # dedup attributes: each document's signature, little-endian u32
 Progress = Callable[[str, int], None]  # (stage, documents)
 

@@ -5,52 +5,66 @@ The stage only measures (DESIGN.md "Measure, then decide"). It writes
 - `pii_counts`: entity type -> number of spans, with a 0 for every type it looked for, so "no
   e-mail address found" is distinguishable from "e-mail addresses were not looked for";
 - `pii_spans`: `[{"type", "start", "end", "score"}]`, sorted by start, offsets in characters
-  (Python string indices) of the document text, never overlapping.
+  (Python string indices) of the document text, never overlapping
+  (`processing.pii_spans.resolve_overlaps`).
 
-A policy then keeps, drops or redacts per entity type; `redact()` applies a redact decision with
-presidio-anonymizer's replace operator, from the stored spans, without running the analyzer again.
+A policy then keeps, drops or redacts per entity type; `redact()` applies a redact decision
+from the stored spans, without running the analyzer again.
+
+Two versions, both registered, so what a run recorded stays what it ran:
+
+- `pii_v2` (the pipeline's): govcat's recognizers on presidio's engine
+  (`processing.pii_recognizers`, `pii_banking`, `pii_phones`: every card issuer range with
+  Luhn, international phone numbers and the national formats of the `jurisdictions`, IBANs
+  in any case and grouping, no phone numbers or IPs in years, ranges, dates, quantities and
+  dotted numbers; context words among the 8 tokens before a match, with no NLP pipeline),
+  behind a cheap first pass (`processing.pii_prefilter`): one compiled scan for the shapes
+  any enabled recognizer could match decides which regions presidio analyses, with exactly
+  the spans a full analysis gives. With URL or a NER entity enabled there is no shape to
+  scan for and whole documents are analysed.
+- `pii_v1`: presidio's own pattern recognizers and context rule on whole documents, on a
+  blank spaCy pipeline.
 
 Entities: EMAIL_ADDRESS, PHONE_NUMBER, IP_ADDRESS, CREDIT_CARD, IBAN_CODE, US_SSN and
 URL_WITH_CREDENTIALS by default; URL on request; PERSON and LOCATION only with `spacy_model`,
 an installed spaCy model with NER (none is on PyPI, so by default the stage runs without NER and
 `PII_ENGINE_INFO["ner"]` says so). Recognizers are pattern-based and run on every document
-whatever its language; their context words (which raise scores) are English.
+whatever its language; their context words (which raise scores) are English. Spans under
+`min_score` are discarded before overlaps are resolved, so a weak candidate never hides
+another.
 
-Overlaps. Recognizers disagree on the same characters: PHONE_NUMBER also matches IPv4 addresses
-and SSN-shaped numbers, URL matches the domain of an e-mail address, an e-mail address sits
-inside a URL with credentials. `resolve_overlaps` keeps one span per overlapping group, choosing
-greedily by, in order: higher score, longer span, the type listed first in `ENTITY_PRIORITY`
-(the more specific), earlier start. A span that overlaps a kept span is dropped whole, never
-trimmed. Spans under `min_score` are discarded before overlaps are resolved, so a weak
-candidate never hides another.
-
-The analyzer is built once per process on first use (about 0.6 s) and never touches the
-network (see `processing.pii_offline`). A document longer than `CHUNK_CHARS` is analysed in
-chunks cut at line breaks, as spaCy refuses texts over a million characters.
+The analyzer is built once per process on first use (about 0.6 s with spaCy) and never
+touches the network (see `processing.pii_offline`). A document longer than `CHUNK_CHARS` is
+analysed in chunks cut at line breaks, as spaCy refuses texts over a million characters; the
+pre-filter cuts its regions inside those chunks, so both pii_v2 paths see the same pieces.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-from bisect import bisect_left
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from processing.stage import (
-    ProcessLocal,
-    Stage,
-    StageError,
-    StageOptionError,
-    register,
-    require,
+from processing import pii_jurisdictions
+from processing.pii_jurisdictions import DEFAULT_JURISDICTIONS
+from processing.pii_spans import (
+    DEFAULT_PLACEHOLDER,
+    ENTITY_PRIORITY,
+    OVERLAP_RULE,
+    PiiSpan,
+    RedactionError,
+    redact,
+    resolve_overlaps,
 )
+from processing.stage import ProcessLocal, Stage, StageOptionError, register, require
 from processing.types import AttributeValue, Document
 
 __all__ = [
     "CHUNK_CHARS",
     "DEFAULT_ENTITIES",
+    "DEFAULT_JURISDICTIONS",
     "DEFAULT_MIN_SCORE",
     "DEFAULT_PLACEHOLDER",
     "ENTITY_PRIORITY",
@@ -58,14 +72,17 @@ __all__ = [
     "SUPPORTED_ENTITIES",
     "PiiSpan",
     "PiiStage",
+    "PresidioPiiStage",
     "RedactionError",
     "engine_info",
     "find_pii",
+    "phone_regions",
     "redact",
     "resolve_overlaps",
 ]
 
-STAGE_NAME = "pii_v1"
+STAGE_NAME = "pii_v2"
+PRESIDIO_STAGE_NAME = "pii_v1"
 DEFAULT_ENTITIES = (
     "EMAIL_ADDRESS",
     "PHONE_NUMBER",
@@ -78,78 +95,22 @@ DEFAULT_ENTITIES = (
 NER_ENTITIES = ("PERSON", "LOCATION")
 OPTIONAL_ENTITIES = ("URL",)
 SUPPORTED_ENTITIES = (*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES, *NER_ENTITIES)
-# Most specific first: the tie-break when two overlapping spans have equal score and length.
-ENTITY_PRIORITY = (
-    "URL_WITH_CREDENTIALS",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "EMAIL_ADDRESS",
-    "US_SSN",
-    "IP_ADDRESS",
-    "PHONE_NUMBER",
-    "URL",
-    "PERSON",
-    "LOCATION",
-)
 # Presidio's base scores: 0.4 keeps phone numbers (0.4), IPs (0.6), dashed SSNs (0.5) and every
 # validated match (1.0), and drops its "weak" SSN shapes (0.05-0.3) unless context words nearby
 # raise them (+0.35).
 DEFAULT_MIN_SCORE = 0.4
-DEFAULT_PLACEHOLDER = "|||{type}|||"
 CHUNK_CHARS = 100_000
-OVERLAP_RULE = "one span per overlapping group: higher score, then longer, then ENTITY_PRIORITY"
-
-_PRIORITY = {name: rank for rank, name in enumerate(ENTITY_PRIORITY)}
-
-
-class RedactionError(StageError):
-    """Spans or a placeholder that `redact` cannot apply to a text."""
+# Pre-filter regions closer than this merge: one call to presidio costs about as much as
+# analysing this many characters more.
+MERGE_GAP = 200
 
 
-@dataclass(frozen=True, slots=True)
-class PiiSpan:
-    """One piece of personal data: `text[start:end]` is an entity of `type`."""
-
-    type: str
-    start: int
-    end: int
-    score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "start": self.start, "end": self.end, "score": self.score}
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> PiiSpan:
-        return cls(
-            type=str(data["type"]),
-            start=int(data["start"]),
-            end=int(data["end"]),
-            score=float(data.get("score", 1.0)),
-        )
-
-
-def resolve_overlaps(spans: Iterable[PiiSpan]) -> list[PiiSpan]:
-    """Keep one span per group of overlapping spans (rule in the module docstring), by start."""
-
-    def preference(span: PiiSpan) -> tuple[float, int, int, int]:
-        return (
-            -span.score,
-            span.start - span.end,
-            _PRIORITY.get(span.type, len(_PRIORITY)),
-            span.start,
-        )
-
-    starts: list[int] = []  # kept spans never overlap, so sorting by start sorts them fully
-    kept: list[PiiSpan] = []
-    for span in sorted(spans, key=preference):
-        at = bisect_left(starts, span.start)
-        if at > 0 and kept[at - 1].end > span.start:
-            continue
-        if at < len(kept) and kept[at].start < span.end:
-            continue
-        starts.insert(at, span.start)
-        kept.insert(at, span)
-    return kept
+def phone_regions(jurisdictions: Sequence[str], *, stage: str = STAGE_NAME) -> tuple[str, ...]:
+    """The phone regions of `jurisdictions` (`processing.pii_jurisdictions`)."""
+    try:
+        return pii_jurisdictions.phone_regions(jurisdictions)
+    except pii_jurisdictions.JurisdictionError as exc:
+        raise StageOptionError(f"stage {stage}: {exc}") from None
 
 
 def _chunks(text: str, limit: int) -> Iterator[tuple[int, str]]:
@@ -174,43 +135,106 @@ def _chunks(text: str, limit: int) -> Iterator[tuple[int, str]]:
 class _EngineKey:
     entities: tuple[str, ...]
     spacy_model: str | None
+    recognizers: str  # "govcat" (pii_v2) or "presidio" (pii_v1)
+    phone_regions: tuple[str, ...] = ()
 
 
-_ANALYZERS: ProcessLocal[_EngineKey, Any] = ProcessLocal()
+@dataclass(frozen=True, slots=True)
+class _Engine:
+    analyzer: Any
+    prefilter: Any  # processing.pii_prefilter.Prefilter, or None: analyse whole chunks
 
 
-def _analyzer(key: _EngineKey) -> Any:
-    return _ANALYZERS.get(key, lambda: _build_analyzer(key))
+_ANALYZERS: ProcessLocal[_EngineKey, _Engine] = ProcessLocal()
 
 
-def _build_analyzer(key: _EngineKey) -> Any:
-    require("presidio_analyzer", stage=STAGE_NAME, package="presidio-analyzer")
+def _engine(key: _EngineKey, stage: str) -> _Engine:
+    return _ANALYZERS.get(key, lambda: _build_engine(key, stage))
+
+
+def _build_engine(key: _EngineKey, stage: str) -> _Engine:
+    require("presidio_analyzer", stage=stage, package="presidio-analyzer")
     from processing import pii_offline
 
     try:
-        analyzer = pii_offline.build_analyzer(key.entities, key.spacy_model)
+        analyzer = pii_offline.build_analyzer(
+            key.entities,
+            key.spacy_model,
+            recognizers=key.recognizers,
+            phone_regions=key.phone_regions,
+        )
     except pii_offline.NerModelError as exc:
-        raise StageOptionError(f"stage {STAGE_NAME}: {exc}") from None
-    return analyzer
+        raise StageOptionError(f"stage {stage}: {exc}") from None
+    prefilter = None
+    if key.recognizers == "govcat":
+        from processing import pii_recognizers as rec
+        from processing.pii_prefilter import Prefilter
+
+        if all(entity in rec.SHAPES for entity in key.entities):
+            prefilter = Prefilter(
+                {e: rec.SHAPES[e] for e in key.entities},
+                before=rec.CONTEXT_TOKENS + 1,
+                after=rec.MAX_MATCH_WORDS,
+                implied_by=rec.SHAPE_IMPLIED_BY,
+                merge_gap=MERGE_GAP,
+            )
+    return _Engine(analyzer, prefilter)
 
 
-def _check_entities(entities: Sequence[str], spacy_model: str | None) -> tuple[str, ...]:
+def _check_entities(
+    entities: Sequence[str], spacy_model: str | None, stage: str = STAGE_NAME
+) -> tuple[str, ...]:
     if isinstance(entities, str):
-        raise StageOptionError(f"stage {STAGE_NAME}: entities must be a list, got {entities!r}")
+        raise StageOptionError(f"stage {stage}: entities must be a list, got {entities!r}")
     for entity in entities:
         if entity not in SUPPORTED_ENTITIES:
             raise StageOptionError(
-                f"stage {STAGE_NAME}: unknown entity {entity!r}; "
+                f"stage {stage}: unknown entity {entity!r}; "
                 f"supported: {', '.join(SUPPORTED_ENTITIES)}"
             )
         if entity in NER_ENTITIES and spacy_model is None:
             raise StageOptionError(
-                f"stage {STAGE_NAME}: entity {entity} needs a spaCy NER model "
+                f"stage {stage}: entity {entity} needs a spaCy NER model "
                 "(option spacy_model); none ships with govcat"
             )
     if not entities:
-        raise StageOptionError(f"stage {STAGE_NAME}: entities is empty")
+        raise StageOptionError(f"stage {stage}: entities is empty")
     return tuple(dict.fromkeys(entities))
+
+
+def _spans(
+    text: str,
+    key: _EngineKey,
+    min_score: float,
+    *,
+    prefilter: bool,
+    stage: str,
+    counters: Counter[str] | None = None,
+) -> list[PiiSpan]:
+    engine = _engine(key, stage)
+    scan = engine.prefilter if prefilter else None
+    entities = list(key.entities)
+    found: list[PiiSpan] = []
+    for offset, piece in _chunks(text, CHUNK_CHARS):
+        if not piece.strip():
+            continue
+        regions = [(0, len(piece))] if scan is None else scan.regions(piece)
+        if counters is not None:
+            counters["regions_analysed"] += len(regions)
+            counters["chars_analysed"] += sum(end - start for start, end in regions)
+        for start, end in regions:
+            region = piece[start:end]
+            wanted = entities if scan is None else scan.entities(region)
+            results = engine.analyzer.analyze(
+                text=region, language="en", entities=wanted, score_threshold=min_score
+            )
+            at = offset + start
+            found.extend(
+                PiiSpan(r.entity_type, r.start + at, r.end + at, float(r.score))
+                for r in results
+                if r.score >= min_score
+            )
+    return resolve_overlaps(found)
 
 
 def find_pii(
@@ -219,23 +243,24 @@ def find_pii(
     entities: Sequence[str] = DEFAULT_ENTITIES,
     min_score: float = DEFAULT_MIN_SCORE,
     spacy_model: str | None = None,
+    jurisdictions: Sequence[str] = DEFAULT_JURISDICTIONS,
+    recognizers: str = "govcat",
+    prefilter: bool = True,
 ) -> list[PiiSpan]:
-    """The non-overlapping PII spans of `text`, sorted by start."""
-    key = _EngineKey(_check_entities(entities, spacy_model), spacy_model)
-    analyzer = _analyzer(key)
-    found: list[PiiSpan] = []
-    for offset, piece in _chunks(text, CHUNK_CHARS):
-        if not piece.strip():
-            continue
-        results = analyzer.analyze(
-            text=piece, language="en", entities=list(key.entities), score_threshold=min_score
-        )
-        found.extend(
-            PiiSpan(r.entity_type, r.start + offset, r.end + offset, float(r.score))
-            for r in results
-            if r.score >= min_score
-        )
-    return resolve_overlaps(found)
+    """The non-overlapping PII spans of `text`, sorted by start.
+
+    `recognizers="govcat"` is pii_v2, `"presidio"` pii_v1 (which ignores `jurisdictions` and
+    never pre-filters). `prefilter=False` analyses whole documents with the same recognizers:
+    the same spans, slower (the reference the pre-filter is tested against).
+    """
+    stage = STAGE_NAME if recognizers == "govcat" else PRESIDIO_STAGE_NAME
+    key = _EngineKey(
+        _check_entities(entities, spacy_model, stage),
+        spacy_model,
+        recognizers,
+        phone_regions(jurisdictions) if recognizers == "govcat" else (),
+    )
+    return _spans(text, key, min_score, prefilter=prefilter, stage=stage)
 
 
 def _version(distribution: str) -> str | None:
@@ -250,11 +275,15 @@ def engine_info(
     entities: Sequence[str] | None = None,
     min_score: float = DEFAULT_MIN_SCORE,
     spacy_model: str | None = None,
+    jurisdictions: Sequence[str] | None = DEFAULT_JURISDICTIONS,
+    stage: str = STAGE_NAME,
 ) -> dict[str, Any]:
-    """What the run record keeps about a PII engine configuration (no engine is built)."""
+    """What the run record keeps about a PII engine configuration (no engine is built).
+
+    `jurisdictions` is None for pii_v1, whose phone regions are presidio's own."""
     if entities is None:
         entities = DEFAULT_ENTITIES + (NER_ENTITIES if spacy_model else ())
-    entities = _check_entities(entities, spacy_model)
+    entities = _check_entities(entities, spacy_model, stage)
     ner_model = None
     if spacy_model is not None:
         from processing import pii_offline
@@ -262,9 +291,12 @@ def engine_info(
         try:
             meta = pii_offline.ner_model_meta(spacy_model)
         except pii_offline.NerModelError as exc:
-            raise StageOptionError(f"stage {STAGE_NAME}: {exc}") from None
+            raise StageOptionError(f"stage {stage}: {exc}") from None
         ner_model = {"requested": spacy_model, **meta}
+    govcat = stage == STAGE_NAME
+    prefiltered = govcat and not set(entities) & {*OPTIONAL_ENTITIES, *NER_ENTITIES}
     return {
+        "stage": stage,
         "analyzer": "presidio-analyzer",
         "versions": {
             name: _version(name)
@@ -276,12 +308,30 @@ def engine_info(
                 "phonenumbers",
             )
         },
-        "nlp": spacy_model or "spacy.blank('en') tokenizer with lower-case lemmas",
+        "recognizers": (
+            "govcat (processing.pii_recognizers, pii_banking, pii_phones)" if govcat else "presidio"
+        ),
+        "nlp": spacy_model
+        or ("none (context read from the text)" if govcat
+            else "spacy.blank('en') tokenizer with lower-case lemmas"),
         "ner": spacy_model is not None,
         "ner_model": ner_model,
         "entities": list(entities),
         "min_score": min_score,
         "context_language": "en",
+        "context": (
+            "whole context words among the CONTEXT_TOKENS tokens before a match "
+            "(processing.pii_recognizers)"
+            if govcat
+            else "presidio: context words within the 5 keywords before a match"
+        ),
+        "jurisdictions": list(jurisdictions) if govcat and jurisdictions else None,
+        "phone_regions": (
+            list(phone_regions(jurisdictions, stage=stage))
+            if govcat and jurisdictions
+            else "presidio default (US, GB, DE, FR, IL, IN, CA, BR)"
+        ),
+        "prefilter": "shape scan, regions of words around shapes" if prefiltered else None,
         "overlap_rule": OVERLAP_RULE,
         "public_suffix_list": "tldextract bundled snapshot (offline)",
     }
@@ -289,11 +339,15 @@ def engine_info(
 
 @register
 class PiiStage(Stage):
-    """Finds personal data with presidio and records where it is; changes no text."""
+    """Finds personal data with govcat's recognizers on presidio and records where it is;
+    changes no text."""
 
     name = STAGE_NAME
-    version = "1"
-    description = "personal data spans and counts per entity type (presidio-analyzer)"
+    version = "2"
+    description = (
+        "personal data spans and counts per entity type (presidio-analyzer, govcat "
+        "recognizers, shape pre-filter)"
+    )
     attributes = ("pii_counts", "pii_spans")
 
     def __init__(
@@ -302,31 +356,45 @@ class PiiStage(Stage):
         entities: Sequence[str] | None = None,
         min_score: float = DEFAULT_MIN_SCORE,
         spacy_model: str | None = None,
+        jurisdictions: Sequence[str] = DEFAULT_JURISDICTIONS,
+    ) -> None:
+        self._setup(entities, min_score, spacy_model)
+        regions = phone_regions(jurisdictions, stage=self.name)
+        self.jurisdictions = tuple(jurisdictions)
+        self._key = _EngineKey(self.entities, spacy_model, "govcat", regions)
+
+    def _setup(
+        self, entities: Sequence[str] | None, min_score: float, spacy_model: str | None
     ) -> None:
         super().__init__()
         if entities is None:
             entities = DEFAULT_ENTITIES + (NER_ENTITIES if spacy_model else ())
         if not 0.0 <= min_score <= 1.0:
-            raise StageOptionError(f"stage {STAGE_NAME}: min_score {min_score} is not in [0, 1]")
-        self.entities = _check_entities(entities, spacy_model)
+            raise StageOptionError(f"stage {self.name}: min_score {min_score} is not in [0, 1]")
+        self.entities = _check_entities(entities, spacy_model, self.name)
         self.min_score = float(min_score)
         self.spacy_model = spacy_model
 
     @property
     def engine_info(self) -> dict[str, Any]:
         return engine_info(
-            entities=self.entities, min_score=self.min_score, spacy_model=self.spacy_model
-        )
-
-    def measure(self, doc: Document) -> dict[str, AttributeValue]:
-        spans = find_pii(
-            doc.text,
             entities=self.entities,
             min_score=self.min_score,
             spacy_model=self.spacy_model,
+            jurisdictions=self.jurisdictions,
+        )
+
+    def measure(self, doc: Document) -> dict[str, AttributeValue]:
+        counters = self.stats.counters
+        spans = _spans(
+            doc.text,
+            self._key,
+            self.min_score,
+            prefilter=True,
+            stage=self.name,
+            counters=counters,
         )
         counts = Counter(span.type for span in spans)
-        counters = self.stats.counters
         for entity, n in counts.items():
             counters[f"spans_{entity}"] += n
         if spans:
@@ -337,82 +405,34 @@ class PiiStage(Stage):
         }
 
 
-_ANONYMIZER: Any = None
+@register
+class PresidioPiiStage(PiiStage):
+    """pii_v1: presidio's own pattern recognizers and context rule, on whole documents."""
 
+    name = PRESIDIO_STAGE_NAME
+    version = "1"
+    description = "personal data spans and counts per entity type (presidio-analyzer)"
 
-def _anonymizer() -> Any:
-    global _ANONYMIZER
-    if _ANONYMIZER is None:
-        anonymizer = require("presidio_anonymizer", stage=STAGE_NAME, package="presidio-anonymizer")
-        _ANONYMIZER = anonymizer.AnonymizerEngine()
-    return _ANONYMIZER
+    def __init__(
+        self,
+        *,
+        entities: Sequence[str] | None = None,
+        min_score: float = DEFAULT_MIN_SCORE,
+        spacy_model: str | None = None,
+    ) -> None:
+        self._setup(entities, min_score, spacy_model)
+        self.jurisdictions = ()
+        self._key = _EngineKey(self.entities, spacy_model, "presidio")
 
-
-def redact(
-    text: str,
-    spans: Iterable[Mapping[str, Any] | PiiSpan],
-    entity_types: Collection[str],
-    placeholder: str = DEFAULT_PLACEHOLDER,
-    *,
-    doc_id: str = "<text>",
-) -> str:
-    """`text` with every span of a type in `entity_types` replaced by `placeholder`.
-
-    `spans` are a document's `pii_spans` (dicts) or `PiiSpan`s; `{type}` in the placeholder
-    becomes the span's entity type. Text outside the spans is returned unchanged, and adjacent
-    spans each get their own placeholder.
-    """
-    from_entities = set(entity_types)
-    chosen = sorted(
-        (s if isinstance(s, PiiSpan) else _span(s, doc_id) for s in spans),
-        key=lambda s: (s.start, s.end),
-    )
-    chosen = [s for s in chosen if s.type in from_entities]
-    if not chosen:
-        return text
-    previous_end = 0
-    for span in chosen:
-        if not 0 <= span.start < span.end <= len(text):
-            raise RedactionError(
-                f"document {doc_id!r}: span {span.type} [{span.start}, {span.end}) is outside "
-                f"the text of {len(text)} characters"
-            )
-        if span.start < previous_end:
-            raise RedactionError(
-                f"document {doc_id!r}: span {span.type} [{span.start}, {span.end}) overlaps "
-                "the span before it; resolve overlaps first"
-            )
-        previous_end = span.end
-    try:
-        values = {t: placeholder.format(type=t) for t in {s.type for s in chosen}}
-    except (KeyError, IndexError, ValueError) as exc:
-        raise RedactionError(
-            f"placeholder {placeholder!r} is not a format string with only {{type}} ({exc})"
-        ) from None
-
-    entities = require(
-        "presidio_anonymizer.entities", stage=STAGE_NAME, package="presidio-anonymizer"
-    )
-    result = _anonymizer().anonymize(
-        text=text,
-        analyzer_results=[
-            entities.RecognizerResult(s.type, s.start, s.end, s.score) for s in chosen
-        ],
-        operators={
-            t: entities.OperatorConfig("replace", {"new_value": v}) for t, v in values.items()
-        },
-        # Spans are disjoint (checked above), so presidio's conflict resolution has nothing to
-        # do. Presidio would otherwise fuse "a@x.org b@y.org" into one placeholder.
-        merge_entities_with_spaces=False,
-    )
-    return result.text
-
-
-def _span(data: Mapping[str, Any], doc_id: str) -> PiiSpan:
-    try:
-        return PiiSpan.from_mapping(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RedactionError(f"document {doc_id!r}: malformed PII span {data!r} ({exc})") from None
+    @property
+    def engine_info(self) -> dict[str, Any]:
+        return engine_info(
+            entities=self.entities,
+            min_score=self.min_score,
+            spacy_model=self.spacy_model,
+            jurisdictions=None,
+            stage=self.name,
+        )
 
 
 def __getattr__(name: str) -> Any:
