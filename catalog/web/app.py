@@ -11,6 +11,7 @@ route but /login and /static (a dependency of each page router).
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -130,13 +131,14 @@ def create_app(catalog: Catalog, *, secret_key: str | None = None, https_only: b
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        text = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else (
-            "There is no such page." if exc.status_code == 404 else "The request was refused.")
-        if exc.status_code == 404 and isinstance(exc.detail, str) and exc.detail != "Not Found":
-            text = exc.detail
+        status = exc.status_code
+        text = exc.detail if isinstance(exc.detail, str) else ""
+        if not text or text == HTTPStatus(status).phrase:  # the framework's own words
+            text = {404: "There is no such page.",
+                    405: "This page does not take that kind of request."}.get(
+                        status, "The request was refused.")
         titles = {403: "Not allowed", 404: "Not found", 405: "Not allowed"}
-        return message(request, titles.get(exc.status_code, "Refused"), text,
-                       status=exc.status_code)
+        return message(request, titles.get(status, "Refused"), text, status=status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
