@@ -506,3 +506,28 @@ class User(SQLModel, table=True):
     actor: str  # who created the account
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+
+
+# --------------------------------------------------------------------------- decontamination
+
+
+class DecontamSet(SQLModel, table=True):
+    """An evaluation set registered for decontamination (`govcat decontam add`): the file it
+    came from by sha256, how its n-grams were made, and where its hashed n-gram index is."""
+
+    __tablename__ = "decontam_sets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+    file_name: str  # the file as given, for people; the sha256 is what identifies it
+    file_sha256: str = Field(max_length=64)
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    n: int = 13
+    normalisation: str = Field(max_length=40)
+    examples: int = 0
+    skipped_short: int = 0  # examples with fewer than n tokens (they cannot match)
+    ngrams: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    index_path: str  # relative to the data root
+    index_sha256: str = Field(max_length=64)
+    actor: str
+    created_at: datetime = _ts(nullable=False)

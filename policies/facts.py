@@ -33,7 +33,8 @@ from policies.errors import PolicyError, UnknownName
 from policies.model import STAGES
 
 SCALAR_TYPES = ("string", "int", "double", "bool")
-TYPES = (*SCALAR_TYPES, "timestamp", "list(string)", "map(string, bool)", "map(string, int)")
+TYPES = (*SCALAR_TYPES, "timestamp", "list(string)", "map(string, bool)", "map(string, int)",
+         "map(string, double)")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 TOS_VERDICTS = (
@@ -150,6 +151,21 @@ _ATTRS: tuple[tuple[str, str, str, str], ...] = (
     ("dedup", "cluster_keep", "bool", "this document is the member its cluster keeps"),
     ("dedup", "cluster_size", "int", "documents in the cluster (1 when unique)"),
     ("pii", "pii_counts", "map(string, int)", "entity type -> spans found"),
+    # Content filters, measured in the quality task (docs/content-filters.md).
+    ("quality", "badwords_count", "int", "bad-words matches over all lists"),
+    ("quality", "badwords_lists", "map(string, int)", "bad-words list -> matches"),
+    ("quality", "badwords_langs", "map(string, int)", "language of a list -> matches"),
+    ("quality", "toxicity", "double", "probability the text is offensive (English model), 0..1"),
+    ("quality", "decontam_hits", "map(string, int)",
+     "evaluation set -> the document's 13-gram positions found in it"),
+    ("quality", "decontam_longest", "map(string, int)",
+     "evaluation set -> longest overlap in tokens (0: none)"),
+    ("quality", "fasttext_labels", "map(string, double)",
+     "fastText classifier label -> probability ({} without a model)"),
+    ("quality", "fasttext_top_score", "double", "the fastText classifier's top probability"),
+)
+_NULLABLE_ATTRS: tuple[tuple[str, str, str, str], ...] = (
+    ("quality", "fasttext_top", "string", "the fastText classifier's top label, '' when none"),
 )
 
 _ATTR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -206,6 +222,7 @@ class FactSchema:
 
 DEFAULT_SCHEMA = FactSchema(
     _BASE + tuple(Fact(f"attr.{name}", t, stage, d) for stage, name, t, d in _ATTRS)
+    + tuple(Fact(f"attr.{name}", t, stage, d, True) for stage, name, t, d in _NULLABLE_ATTRS)
 )
 
 
@@ -266,6 +283,7 @@ def example_value(fact: Fact, agents: Iterable[str] = ("*",)) -> Any:
         "list(string)": [],
         "map(string, bool)": {a: True for a in agents},
         "map(string, int)": {},
+        "map(string, double)": {},
     }[fact.type]
 
 

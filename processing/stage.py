@@ -11,6 +11,8 @@ from the attributes (docs/architecture.md). Stages chain as plain generators, an
 
 A stage subclass sets `name` (its versioned registry name, e.g. "gopher_quality_v1"),
 `version`, `attributes` (what it writes) and implements `measure(doc) -> {attribute: value}`.
+A `BatchStage` implements `measure_batch(docs)` instead, for measurements that are much
+cheaper a batch at a time (a vectoriser, a hashed lookup); documents still come out one by one.
 Optional heavy dependencies are imported inside the stage with `require(...)`, so listing
 the registry never imports them. The registry is `common.registry.Registry`, the one the
 ingest connectors use too.
@@ -246,6 +248,56 @@ class Stage(ABC):
                 stats.seconds += perf_counter() - started
                 doc.attributes.update(values)
                 stats.record(values)
+            stats.docs_out += 1
+            yield doc
+
+
+class BatchStage(Stage):
+    """A stage that measures documents many at a time (a vectoriser, a hashed lookup).
+
+    Subclasses implement `measure_batch(docs) -> [{attribute: value}, ...]`, one dict per
+    document in order; documents still come out one by one and in order, with the same stats
+    as `Stage.run` gives. A document whose text is not a string gets the error attribute.
+    """
+
+    batch_size: int = 256
+
+    @abstractmethod
+    def measure_batch(self, docs: list[Document]) -> list[dict[str, AttributeValue]]:
+        """The attributes of each document, in order."""
+
+    def measure(self, doc: Document) -> dict[str, AttributeValue]:
+        if not isinstance(doc.text, str):
+            raise InvalidDocumentError(doc.id, "text-not-a-string", type(doc.text).__name__)
+        return self.measure_batch([doc])[0]
+
+    def run(self, docs: Iterable[Document]) -> Iterator[Document]:
+        chunk: list[Document] = []
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) >= self.batch_size:
+                yield from self._run_chunk(chunk)
+                chunk = []
+        if chunk:
+            yield from self._run_chunk(chunk)
+
+    def _run_chunk(self, chunk: list[Document]) -> Iterator[Document]:
+        stats = self.stats
+        started = perf_counter()
+        good = [d for d in chunk if isinstance(d.text, str)]
+        measured = iter(self.measure_batch(good) if good else [])
+        stats.seconds += perf_counter() - started
+        for doc in chunk:
+            stats.docs_in += 1
+            if isinstance(doc.text, str):
+                values = next(measured)
+                doc.attributes.update(values)
+                stats.record(values)
+            else:
+                # Passed on, not dropped: the policy sees the error attribute and decides.
+                exc = InvalidDocumentError(doc.id, "text-not-a-string", type(doc.text).__name__)
+                stats.errors[exc.reason] += 1
+                doc.attributes[self.error_attribute] = str(exc)
             stats.docs_out += 1
             yield doc
 

@@ -45,6 +45,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("verify", "catalog.cli.verify:verify",
      "Re-hash every shard (documents, attributes, decisions) against the catalog's sha256."),
     ("report", "catalog.cli.report:app", "Reports of a release: datasheet, card, AI Act summary."),
+    ("decontam", "catalog.cli.decontam:app",
+     "Benchmark decontamination: evaluation sets runs are checked against."),
     ("serve", "catalog.cli.serve:serve", "The reviewers' web interface (needs a `govcat user`)."),
     ("user", "catalog.cli.user:app", "Accounts of the web interface: viewer, reviewer, admin."),
 )

@@ -102,6 +102,9 @@ def explain(ctx: typer.Context,
             console.print(f"      {r['rule']}: {r['reason']}", markup=False)
         for e in dec.get("errors", []):
             console.print(f"      could not evaluate: {e}", markup=False)
+    for o in data.get("decontamination", []):
+        console.print(f"  quotes evaluation set {o['set']} (run {o['run']}): {o['hits']} "
+                      f"n-gram hit(s), longest overlap {o['longest']} words", markup=False)
     for rel in data.get("releases", []):
         if rel["holds"]:
             console.print(f"  in release {rel['release']}", markup=False)

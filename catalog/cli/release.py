@@ -186,6 +186,12 @@ def show(ctx: typer.Context, release: ReleaseRef, json_out: JsonOption = False) 
     console.print(f"  opt-outs honoured up to {data['optouts'].get('honoured_up_to', '-')}: "
                   f"{data['optouts'].get('excluded_documents', 0)} document(s) left out",
                   markup=False)
+    contamination = data.get("decontamination") or {}
+    if contamination.get("checked"):
+        quoted = "; ".join(f"{name}: {o['documents']:,} document(s), longest {o['longest']} "
+                           "words" for name, o in contamination["overlaps"].items())
+        console.print(f"  evaluation sets checked: {', '.join(contamination['checked'])}; "
+                      f"quoted: {quoted or 'none'}", markup=False)
     files = Table("file", "kind", "documents", "bytes", "sha256", ids={"file"})
     for f in data["files"]:
         files.add_row(f["path"], f["kind"], f"{f['documents']:,}", f"{f['bytes']:,}",

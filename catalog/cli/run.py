@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,14 @@ def run(
     executor: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
     workers: Annotated[int | None, typer.Option(
         help="Worker processes for the local executor (default: all cores).")] = None,
+    badwords_list: Annotated[list[Path] | None, typer.Option(
+        "--badwords-list", help="A bad-words list, one term a line (repeat for several; "
+        "docs/content-filters.md).")] = None,
+    toxicity_model: Annotated[Path | None, typer.Option(
+        help="A joblib toxicity model (default: alt-profanity-check's).")] = None,
+    fasttext_model: Annotated[Path | None, typer.Option(
+        help="A fastText supervised quality classifier (DCLM style); its labels' "
+             "probabilities become attributes.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Process the documents POLICY admits; the policy decides at every stage, with reasons.
@@ -36,10 +45,14 @@ def run(
     from catalog.services import process as svc
 
     slugs = split_slugs(sources)
+    filters = svc.ContentFilters(
+        badwords_lists=tuple(str(p.resolve()) for p in badwords_list or ()),
+        toxicity_model=str(toxicity_model.resolve()) if toxicity_model else None,
+        fasttext_model=str(fasttext_model.resolve()) if fasttext_model else None)
     try:
         with counting("run", show_bytes=False, every=1) as advance:
             result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
-                                      executor=executor, workers=workers,
+                                      executor=executor, workers=workers, filters=filters,
                                       progress=lambda stage, n: advance(n, task=stage))
     except KeyboardInterrupt:
         err_console.print("interrupted: run the same command again to resume")

@@ -143,11 +143,12 @@ def _robots_answer(request: dict[str, Any]) -> dict[str, Any]:
                                                                   request["agent"]))
 
 
-def _stage_tool(stage_name: str, file: Path | None, batch: Path | None, json_out: bool) -> None:
+def _stage_tool(stage_name: str, file: Path | None, batch: Path | None, json_out: bool,
+                options: dict[str, Any] | None = None) -> None:
     from processing import stage as registry
     from processing.types import Document
 
-    stage = registry.create(stage_name)
+    stage = registry.create(stage_name, **(options or {}))
 
     def measure(obj: dict[str, Any]) -> dict[str, Any]:
         doc = Document(id=str(obj.get("id", "")), text=str(obj["text"]))
@@ -189,6 +190,73 @@ def quality(file: TextFile = None, batch: BatchOption = None, json_out: JsonFlag
 def pii(file: TextFile = None, batch: BatchOption = None, json_out: JsonFlag = False) -> None:
     """Personal data found in a text file (presidio), with spans and counts."""
     _stage_tool("pii_v2", file, batch, json_out)
+
+
+@app.command("badwords")
+def badwords(
+    file: TextFile = None,
+    badwords_list: Annotated[list[Path] | None, typer.Option(
+        "--badwords-list", help="A list file, one term a line (repeat for several).")] = None,
+    batch: BatchOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Bad-words matches of a text file, per list and per language (C4's rule)."""
+    if not badwords_list:
+        raise InvalidInput("give at least one --badwords-list FILE (govcat ships none; "
+                           "docs/content-filters.md says where to get one)")
+    _stage_tool("badwords_v1", file, batch, json_out,
+                {"lists": [str(p) for p in badwords_list]})
+
+
+@app.command("toxicity")
+def toxicity(
+    file: TextFile = None,
+    model: Annotated[Path | None, typer.Option(
+        help="A joblib model (default: alt-profanity-check's bundled one).")] = None,
+    batch: BatchOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Toxicity score (0..1) of a text file."""
+    _stage_tool("toxicity_v1", file, batch, json_out,
+                {"model_path": str(model) if model else None})
+
+
+@app.command("decontam")
+def decontam(
+    ctx: typer.Context,
+    file: TextFile = None,
+    against: Annotated[list[str] | None, typer.Option(
+        "--set", help="A registered evaluation set (repeat; default: all of them).")] = None,
+    batch: BatchOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """N-gram hits and longest overlap of a text file with the registered evaluation sets."""
+    from catalog.cli.common import catalog
+    from catalog.services import decontam as svc
+
+    sets = svc.stage_options(catalog(ctx))
+    if against:
+        unknown = sorted(set(against) - {s["name"] for s in sets})
+        if unknown:
+            raise InvalidInput(f"no evaluation set {unknown[0]!r} (`govcat decontam list`)")
+        sets = [s for s in sets if s["name"] in against]
+    _stage_tool("decontam_v1", file, batch, json_out, {"sets": sets})
+
+
+@app.command("fasttext")
+def fasttext(
+    file: TextFile = None,
+    model: Annotated[Path | None, typer.Option(
+        help="A fastText supervised model (.bin or .ftz).")] = None,
+    k: Annotated[int, typer.Option(help="The k most probable labels (-1: all).")] = -1,
+    batch: BatchOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Label probabilities of a fastText quality classifier for a text file."""
+    if model is None:
+        raise InvalidInput("give --model PATH: a fastText supervised model")
+    _stage_tool("fasttext_classifier_v1", file, batch, json_out,
+                {"model_path": str(model), "k": k})
 
 
 @app.command("license")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from catalog.context import Catalog
 from catalog.errors import NotFound
 from catalog.models import Document, LicenseEvidence, Run, Shard, Source, StoredPolicy
+from catalog.services import decontam
 from catalog.services.facts import DOC_COLUMNS, FactBuilder
 from catalog.services.releases import holding
 from catalog.services.sources import source_record
@@ -49,6 +50,7 @@ def explain(catalog: Catalog, *, doc_id: str, agents: tuple[str, ...]) -> dict[s
         _, _, records = builder.reservation_for(row, then, now)
         decisions = _life(catalog, session, doc_id)
         releases = holding(catalog, session, doc_id)
+        overlaps = decontam.document_overlaps(catalog, session, doc_id)
     return {
         "document": {c: (v.isoformat() if hasattr(v, "isoformat") else v)
                      for c, v in row.items() if c != "consent_signals"}
@@ -67,6 +69,7 @@ def explain(catalog: Catalog, *, doc_id: str, agents: tuple[str, ...]) -> dict[s
         "reservation": [r.to_dict() for r in records] if records else [],
         "decisions": decisions,
         "releases": releases,
+        "decontamination": overlaps,  # evaluation sets it quotes, per run that checked
     }
 
 

@@ -8,6 +8,13 @@ documents kept so far reach dedup and PII.
 Resumable: attribute shards are written atomically and recorded with their sha256; running
 the same command again after a crash reuses the unfinished run, skips every recorded shard,
 and ends with the same outputs as an uninterrupted run.
+
+The content filters (bad words, toxicity, benchmark decontamination, a fastText quality
+classifier) run in the quality task, over the same shard, into the same attribute shard: the
+quality rules read their attributes (docs/content-filters.md). What they were given (list and
+model hashes, the evaluation sets) is part of the run's key, so a resumed run never mixes two
+configurations. A stage's rules also see the attributes of earlier stages (`attr.lang` in
+quality), read from those stages' shards.
 """
 
 from __future__ import annotations
@@ -44,7 +51,19 @@ class MissingComponent(InvalidInput):
     """A stage's optional dependency (or Ray) is not installed."""
 
 
-STAGE_SPECS = {"langid": "langid_v1", "quality": "quality_v1", "pii": "pii_v2"}
+CONTENT_FILTERS = ("badwords_v1", "toxicity_v1", "decontam_v1")
+CLASSIFIER = "fasttext_classifier_v1"  # in the quality task when a model is given
+STAGE_SPECS = {"langid": ("langid_v1",), "quality": ("quality_v1", *CONTENT_FILTERS),
+               "pii": ("pii_v2",)}
+
+
+@dataclass(frozen=True)
+class ContentFilters:
+    """What the content filters of a run are given (`govcat run --badwords-list ...`)."""
+
+    badwords_lists: tuple[str, ...] = ()
+    toxicity_model: str | None = None  # None: alt-profanity-check's bundled model
+    fasttext_model: str | None = None  # None: no model-based quality classifier
 SIGNATURE_COLUMN = "minhash"  # dedup attributes: each document's signature, little-endian u32
 Progress = Callable[[str, int], None]  # (stage, documents)
 
@@ -98,8 +117,11 @@ class ProcessResult:
 
 class _Run:
     def __init__(self, catalog: Catalog, *, policy_ref: str, sources: Sequence[str] | None,
-                 executor: str, workers: int | None, progress: Progress | None):
+                 executor: str, workers: int | None, progress: Progress | None,
+                 filters: ContentFilters | None = None):
         self.catalog = catalog
+        self.filters = filters or ContentFilters()
+        self.outputs: dict[str, dict[int, Path]] = {}
         self.layout = catalog.layout
         self.policy_ref = policy_ref
         self.sources = list(sources or [])
@@ -150,15 +172,53 @@ class _Run:
     def _shards_with_alive(self) -> list[int]:
         return sorted({self.docs[i][0] for i in self.alive if self.docs[i][0] is not None})
 
+    def _content_filters(self) -> tuple[tuple[StageSpec, ...], dict[str, Any]]:
+        """The quality task's content-filter stages with their options, and what the run
+        records of them; each is built once here, so a bad list or model stops the run
+        before any work."""
+        from catalog.services import decontam as decontam_svc
+        from processing import stage as registry
+        from processing.stage import MissingDependencyError, StageError
+
+        f = self.filters
+        options: dict[str, dict[str, Any]] = {
+            "badwords_v1": {"lists": [str(Path(p)) for p in f.badwords_lists]},
+            "toxicity_v1": {"model_path": f.toxicity_model},
+            "decontam_v1": {"sets": decontam_svc.stage_options(self.catalog)},
+        }
+        if f.fasttext_model is not None:
+            options[CLASSIFIER] = {"model_path": str(f.fasttext_model)}
+        try:
+            built = {name: registry.create(name, **opts) for name, opts in options.items()}
+            info = {
+                "badwords": built["badwords_v1"].describe(),
+                "toxicity": built["toxicity_v1"].model_info.to_dict(),
+                "decontam": [{"name": s["name"], "n": s["n"], "sha256": s["sha256"]}
+                             for s in options["decontam_v1"]["sets"]],
+            }
+            if CLASSIFIER in built:
+                info["fasttext_classifier"] = built[CLASSIFIER].model_info.to_dict()
+        except MissingDependencyError as exc:
+            raise MissingComponent(f"cannot run the pipeline: {exc}") from None
+        except StageError as exc:
+            raise InvalidInput(str(exc)) from None
+        specs = tuple(StageSpec(name, opts) for name, opts in options.items())
+        return specs, info
+
+    def _specs(self, stage: str) -> tuple[StageSpec, ...]:
+        if stage == "quality":
+            return (StageSpec("quality_v1"), *self.filter_specs)
+        return tuple(StageSpec(name) for name in STAGE_SPECS[stage])
+
     def _measure(self, stage: str) -> dict[int, Path]:
         """Run one stage's attribute tasks over the document shards that hold live documents."""
-        spec = StageSpec(STAGE_SPECS[stage])
+        specs = self._specs(stage)
         tasks, outputs = [], {}
         for shard_id in self._shards_with_alive():
             out = self.layout.attribute_shard(self.life.run_id, stage, shard_id)
             outputs[shard_id] = out
             tasks.append(ShardTask(str(self.root / self.shard_paths[shard_id]), str(out),
-                                   (spec,), columns=("id", "text")))
+                                   specs, columns=("id", "text")))
         expected = {str(self.root / p): r.sha256 for p, r in self.life.recorded_shards().items()}
 
         def done(result) -> None:
@@ -169,6 +229,7 @@ class _Run:
 
         if tasks:
             self.executor.run(tasks, done=done, expected=expected)
+        self.outputs[stage] = outputs
         return outputs
 
     def _decide(self, stage: str, compiled: CompiledPolicy, rows: Iterable[dict[str, Any]],
@@ -203,9 +264,31 @@ class _Run:
             written = log.close()
         gate_svc.record_decisions(self.catalog, self.life, stage, written, tally)
 
-    def _attribute_rows(self, outputs: dict[int, Path]) -> Iterable[dict[str, Any]]:
-        for _, path in sorted(outputs.items()):
-            yield from pq.read_table(path).to_pylist()
+    def _attribute_rows(self, outputs: dict[int, Path], compiled: CompiledPolicy | None = None,
+                        stage: str | None = None) -> Iterable[dict[str, Any]]:
+        """The attribute rows of a stage's shards; with `compiled`, also the attributes of
+        earlier stages its rules read (the same document shard gives the same rows, in the
+        same order, to every stage)."""
+        wanted: set[str] = set()
+        if compiled is not None and stage is not None:
+            wanted = {p[5:] for p in compiled.required_facts(stage) if p.startswith("attr.")}
+        for shard_id, path in sorted(outputs.items()):
+            table = pq.read_table(path)
+            lacking = wanted - set(table.column_names)
+            for earlier in self.outputs.values():
+                prior = earlier.get(shard_id)
+                if not lacking or prior is None or prior == path:
+                    continue
+                columns = [c for c in pq.read_schema(prior).names if c in lacking]
+                if not columns:
+                    continue
+                extra = pq.read_table(prior, columns=["id", *columns])
+                if not extra.column("id").equals(table.column("id")):
+                    raise InvalidInput(f"{prior}: not the documents of {path}; run again")
+                for name in columns:
+                    table = table.append_column(name, extra.column(name))
+                lacking -= set(columns)
+            yield from table.to_pylist()
 
     def _dedup(self, compiled: CompiledPolicy, funnel: StageFunnel) -> dict[str, Any]:
         """Cluster the live documents with the dedup stage (processing/stages/dedup.py),
@@ -262,8 +345,9 @@ class _Run:
         from processing.stage import MissingDependencyError, StageError
 
         try:
-            for name in STAGE_SPECS.values():
-                registry.get(name)
+            for names in STAGE_SPECS.values():
+                for name in names:
+                    registry.get(name)
             import processing.dedup  # noqa: F401  (needs datasketch/numpy/scipy)
 
             options = {"workers": self.workers} if self.executor_name == "local" else {}
@@ -281,7 +365,9 @@ class _Run:
         with self.catalog.uow() as uow:
             stored, self.policy = policy_store.resolve(uow, self.policy_ref)
             uow.commit()
-        key = {"policy_sha256": self.policy.sha256, "sources": sorted(self.sources)}
+        self.filter_specs, filter_info = self._content_filters()
+        key = {"policy_sha256": self.policy.sha256, "sources": sorted(self.sources),
+               "filters": _filter_key(filter_info)}
         lock = f"process:{self.policy.sha256[:16]}:{','.join(key['sources']) or '*'}"
         compiled = compile_policy(self.policy)
         funnel: list[StageFunnel] = []
@@ -304,7 +390,7 @@ class _Run:
             for stage in ("langid", "quality"):
                 outputs = self._measure(stage)
                 f = StageFunnel(stage)
-                self._decide(stage, compiled, self._attribute_rows(outputs), f)
+                self._decide(stage, compiled, self._attribute_rows(outputs, compiled, stage), f)
                 funnel.append(f)
                 checkpoint()
             f = StageFunnel("dedup")
@@ -313,13 +399,25 @@ class _Run:
             checkpoint()
             outputs = self._measure("pii")
             f = StageFunnel("pii")
-            self._decide("pii", compiled, self._attribute_rows(outputs), f)
+            self._decide("pii", compiled, self._attribute_rows(outputs, compiled, "pii"), f)
             funnel.append(f)
             models.update(_model_info())
+            models["quality"] = {"stages": [s.name for s in self._specs("quality")],
+                                 **filter_info}
             checkpoint()
         return ProcessResult(life.run_id, self.gate_run, f"{self.policy.name}@"
                              f"{self.policy.version}", funnel, sorted(self.alive), life.resumed,
                              models)
+
+
+def _filter_key(info: dict[str, Any]) -> dict[str, Any]:
+    """The identity of what the content filters were given: hashes, never paths."""
+    key: dict[str, Any] = {"badwords": [w["sha256"] for w in info["badwords"]],
+                           "toxicity": info["toxicity"]["sha256"],
+                           "decontam": [f"{s['name']}:{s['sha256']}" for s in info["decontam"]]}
+    if "fasttext_classifier" in info:
+        key["fasttext_classifier"] = info["fasttext_classifier"]["sha256"]
+    return key
 
 
 def _model_info() -> dict[str, Any]:
@@ -330,8 +428,9 @@ def _model_info() -> dict[str, Any]:
 
 def run_pipeline(catalog: Catalog, *, policy_ref: str, sources: Sequence[str] | None = None,
                  executor: str = "local", workers: int | None = None,
-                 progress: Progress | None = None) -> ProcessResult:
+                 progress: Progress | None = None,
+                 filters: ContentFilters | None = None) -> ProcessResult:
     if executor not in ("local", "ray"):
         raise InvalidInput(f"unknown executor {executor!r}; use local or ray")
     return _Run(catalog, policy_ref=policy_ref, sources=sources, executor=executor,
-                workers=workers, progress=progress).run()
+                workers=workers, progress=progress, filters=filters).run()

@@ -99,6 +99,9 @@ def show(catalog, ref: str) -> dict[str, Any]:
             ReleaseExclusion.release_id == r.id).order_by(ReleaseExclusion.document_id)
             .limit(1000)).scalars().all()
         policy = s.get(StoredPolicy, s.get(Run, r.run_id).policy_id)
+        from catalog.services.decontam import release_overlaps
+
+        decontamination = release_overlaps(catalog, s, r)
     folder = catalog.layout.absolute(r.path)
     try:
         manifest = load_manifest(folder)
@@ -114,6 +117,7 @@ def show(catalog, ref: str) -> dict[str, Any]:
                                 "requests": (e.request_ids or "").split(",")}
                                for e in excluded],
         "folder": str(folder), "manifest_error": manifest.get("error"),
+        "decontamination": decontamination,  # evaluation sets its documents quote
     }
 
 

@@ -53,6 +53,7 @@ PROBES = {
                           {"GPTBot": True, "*": True}),
     "map(string, int)": ('{p}["EMAIL_ADDRESS"] > 2', {"EMAIL_ADDRESS": 3},
                          {"EMAIL_ADDRESS": 1}),
+    "map(string, double)": ('{p}["hq"] >= 0.5', {"hq": 0.75}, {"hq": 0.25}),
 }
 
 
@@ -102,17 +103,17 @@ def test_attributes_are_visible_from_their_stage_on():
 
 
 def test_with_attrs_declares_new_scalar_attributes():
-    schema = DEFAULT_SCHEMA.with_attrs({"toxicity": "double", "attr.is_spam": "bool"})
-    cp = one_rule_policy("quality", "attr.toxicity < 0.3 && !attr.is_spam", schema=schema)
-    assert cp.decide("quality", {"attr.toxicity": 0.1, "attr.is_spam": False}).effect == "keep"
-    assert cp.decide("quality", {"attr.toxicity": 0.9, "attr.is_spam": False}).effect == "drop"
+    schema = DEFAULT_SCHEMA.with_attrs({"spam_score": "double", "attr.is_spam": "bool"})
+    cp = one_rule_policy("quality", "attr.spam_score < 0.3 && !attr.is_spam", schema=schema)
+    assert cp.decide("quality", {"attr.spam_score": 0.1, "attr.is_spam": False}).effect == "keep"
+    assert cp.decide("quality", {"attr.spam_score": 0.9, "attr.is_spam": False}).effect == "drop"
     # unknown to the default schema
-    with pytest.raises(PolicyError, match="unknown fact 'attr.toxicity'"):
-        one_rule_policy("quality", "attr.toxicity < 0.3")
+    with pytest.raises(PolicyError, match="unknown fact 'attr.spam_score'"):
+        one_rule_policy("quality", "attr.spam_score < 0.3")
     # idempotent with the same type; refused with another or a non-scalar type
-    assert schema.with_attrs({"toxicity": "double"}) == schema
+    assert schema.with_attrs({"spam_score": "double"}) == schema
     with pytest.raises(PolicyError, match="already declared as double"):
-        schema.with_attrs({"toxicity": "int"})
+        schema.with_attrs({"spam_score": "int"})
     with pytest.raises(PolicyError, match="is not one of string, int, double, bool"):
         DEFAULT_SCHEMA.with_attrs({"spans": "list(string)"})
     with pytest.raises(PolicyError, match="must match"):

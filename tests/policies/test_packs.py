@@ -205,6 +205,8 @@ def good_doc(**changes):
         "attr.c4_has_curly_bracket": False, "attr.c4_kept_lines": 40,
         "attr.fineweb_line_punct_ratio": 0.8, "attr.fineweb_short_line_ratio": 0.1,
         "attr.fineweb_dup_line_char_frac": 0.0, "attr.fineweb_newline_per_word": 0.04,
+        "attr.badwords_langs": {"en": 0}, "attr.toxicity": 0.01,
+        "attr.decontam_hits": {"mmlu": 0},
     }
     row.update({f"attr.gopher_rep_top_{n}gram": 0.03 for n in (2, 3, 4)})
     row.update({f"attr.gopher_rep_dup_{n}gram": 0.0 for n in range(5, 11)})
@@ -232,7 +234,11 @@ QUALITY = {  # rule id -> a change that trips exactly that rule (docs/architectu
     "fineweb-short-lines": {"attr.fineweb_short_line_ratio": 0.68},
     "fineweb-dup-lines": {"attr.fineweb_dup_line_char_frac": 0.02},
     "fineweb-newlines": {"attr.fineweb_newline_per_word": 0.31},
+    "c4-badwords": {"attr.badwords_langs": {"en": 1, "de": 0}},
+    "toxicity-high": {"attr.toxicity": 0.91},
+    "benchmark-contamination": {"attr.decontam_hits": {"mmlu": 0, "gsm8k": 2}},
 }
+OFF_BY_DEFAULT = {R: {"benchmark-contamination"}}  # present in the pack, commented out
 
 
 @pytest.mark.parametrize("pack", [C, R, OPEN])
@@ -240,13 +246,17 @@ def test_quality_keeps_a_good_document_and_covers_every_rule(pack):
     cp = compiled(pack)
     d = cp.decide("quality", good_doc())
     assert d.effect == "keep" and d.default_applied
-    assert {r.id for r in cp.policy.rules("quality")} == set(QUALITY)
+    assert {r.id for r in cp.policy.rules("quality")} == set(QUALITY) - OFF_BY_DEFAULT.get(
+        pack, set())
 
 
 @pytest.mark.parametrize("rule", list(QUALITY))
 @pytest.mark.parametrize("pack", [C, R, OPEN])
 def test_quality_rule_drops(pack, rule):
     d = compiled(pack).decide("quality", good_doc(**QUALITY[rule]))
+    if rule in OFF_BY_DEFAULT.get(pack, ()):
+        assert d.effect == "keep" and d.default_applied
+        return
     assert (d.effect, d.rule_ids) == ("drop", (rule,))
 
 
@@ -255,6 +265,19 @@ def test_quality_thresholds_are_strict_inequalities():
                        "attr.gopher_alpha_words_ratio": 0.8, "attr.c4_kept_sentences": 5,
                        "attr.fineweb_short_line_ratio": 0.67})
     assert compiled(C).decide("quality", edge).effect == "keep"
+
+
+@pytest.mark.parametrize("pack", [C, R, OPEN])
+def test_content_filters_read_the_documents_language(pack):
+    cp = compiled(pack)
+    # a hit from an English list in a German document, no German list loaded
+    german = good_doc(**{"attr.lang": "de", "attr.badwords_langs": {"en": 3}})
+    assert cp.decide("quality", german).effect == "keep"
+    assert cp.decide("quality", good_doc(**{"attr.badwords_langs": {}})).effect == "keep"
+    # the profanity model is English: its score does not decide for other languages
+    assert cp.decide("quality", good_doc(**{"attr.lang": "fr", "attr.toxicity": 0.99})) \
+        .effect == "keep"
+    assert cp.decide("quality", good_doc(**{"attr.decontam_hits": {}})).effect == "keep"
 
 
 def test_stop_word_rule_is_for_english_only():
