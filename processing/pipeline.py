@@ -45,7 +45,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from processing.executor.atomic import write_bytes_atomic
+from common.atomic import write_bytes_atomic
 from processing.stage import Stage, StageStats, create
 from processing.types import AttributeValue, Document
 
