@@ -393,16 +393,19 @@ def test_cli_table_json_and_jsonl(cli, catalog, world):
 
 
 def test_cli_never_truncates_ids_in_a_narrow_terminal(cli, catalog, world):
-    from typer.testing import CliRunner
+    import os
+    import subprocess
+    import sys
 
-    from catalog.cli import app
-
-    result = CliRunner().invoke(app, ["--db-url", cli.db_url, "--home", str(cli.home), "docs",
-                                      "list", "--limit", "4"], env={"COLUMNS": "40"})
-    assert result.exit_code == 0, result.output
-    folded = "".join(ch for ch in result.stdout if ch not in " │┃\n")
-    for doc_id in world.ids()[:4]:
-        assert doc_id in folded
+    # A fresh interpreter: rich reads COLUMNS when the CLI's console is first made.
+    out = subprocess.run(
+        [sys.executable, "-m", "catalog.cli", "--db-url", cli.db_url, "--home", str(cli.home),
+         "docs", "list", "--limit", "4"], capture_output=True, text=True, check=True,
+        env={**os.environ, "COLUMNS": "40"}).stdout
+    assert "…" not in out
+    rows = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    id_column = "".join(cells[0].strip() for cells in rows).replace(" ", "")
+    assert id_column == "".join(world.ids()[:4])
 
 
 @pytest.mark.parametrize(("args", "code", "says"), [
