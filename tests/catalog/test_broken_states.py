@@ -212,7 +212,10 @@ def test_ctrl_c_prints_one_line_and_the_run_is_interrupted_then_resumed(tmp_path
     _source(cli)
     data = _corpus(tmp_path / "big.jsonl", 30_000)
     proc = _govcat(db, cli.home, "ingest", "s", str(data), "--shard-docs", "500")
-    time.sleep(4)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and not list(
+            (cli.home / "shards").rglob("docs-*.parquet")):
+        time.sleep(0.05)  # Ctrl-C once the ingest is under way: its first shard is written
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     if proc.returncode == 0:
