@@ -100,3 +100,5 @@ govcat source show sample-forum
 step "Audit log"
 govcat audit log --limit 5
 govcat audit verify
+step "The reports of the release to hand over: sample-corpus@1.0.1"
+govcat report all sample-corpus@1.0.1 --meta samples/release.yaml
