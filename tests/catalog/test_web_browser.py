@@ -98,6 +98,16 @@ def test_a_reviewer_reads_the_evidence_signs_off_and_sees_the_audit_event(
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def navigate(element) -> None:
+        """Click what loads a new page and wait until the old one is gone, so nothing below
+        reads an element of the page being left (a stale element)."""
+        page = browser.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+
     def shot(name: str) -> None:
         browser.execute_script("window.scrollTo(0, 0)")
         height = browser.execute_script("return document.body.scrollHeight")
@@ -110,12 +120,12 @@ def test_a_reviewer_reads_the_evidence_signs_off_and_sees_the_audit_event(
     shot("1-login")
     browser.find_element(By.NAME, "username").send_keys("rex")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.login button").click()
+    navigate(browser.find_element(By.CSS_SELECTOR, "form.login button"))
     assert browser.current_url == f"{server}/mixtures/m"
     assert "sa@1.0.0" in browser.find_element(By.TAG_NAME, "main").text
     shot("2-mixture")
 
-    browser.find_element(By.LINK_TEXT, "Open the compliance review").click()
+    navigate(browser.find_element(By.LINK_TEXT, "Open the compliance review"))
     main = browser.find_element(By.TAG_NAME, "main")
     assert "Verdict needs-attention" in main.text
     finding = browser.find_element(By.CSS_SELECTOR, "li.finding.effect-needs-attention")
@@ -130,22 +140,24 @@ def test_a_reviewer_reads_the_evidence_signs_off_and_sees_the_audit_event(
         "return arguments[0].complete && arguments[0].naturalWidth > 0", c) for c in charts)
     shot("3-review-with-evidence")
 
-    item.find_element(By.LINK_TEXT, "source sa").click()
+    navigate(item.find_element(By.LINK_TEXT, "source sa"))
     assert browser.current_url == f"{server}/sources/sa"
     assert "CC-BY-SA-4.0" in browser.find_element(By.TAG_NAME, "main").text
     shot("4-evidence-source")
+    page = browser.find_element(By.TAG_NAME, "html")
     browser.back()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
 
     form = browser.find_element(By.CSS_SELECTOR, "form.signoff-form")
     Select(form.find_element(By.NAME, "decision")).select_by_visible_text("approve")
     form.find_element(By.NAME, "note").send_keys("Share-alike accepted: the model card says so.")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    navigate(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert browser.current_url.startswith(f"{server}/mixtures/m")
     signed = browser.find_element(By.ID, "signoff").find_element(By.XPATH, "..").text
     assert "approve by rex" in signed
     shot("5-signed-off")
 
-    browser.find_element(By.LINK_TEXT, "Audit log").click()
+    navigate(browser.find_element(By.LINK_TEXT, "Audit log"))
     rows = browser.find_elements(By.CSS_SELECTOR, "table.audit tbody tr")
     newest = rows[0].text
     assert "mixture.sign-off" in newest and "rex" in newest and "mixture:m" in newest
