@@ -27,3 +27,13 @@ def scratch_postgres_url():
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def scratch_catalog_url(folder, *, postgres: bool):
+    """A scratch Postgres schema when `postgres`, else a SQLite file in `folder`."""
+    if postgres:
+        with scratch_postgres_url() as url:
+            yield url
+    else:
+        yield f"sqlite:///{folder / 'catalog.db'}"

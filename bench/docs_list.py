@@ -27,6 +27,7 @@ import pyarrow as pa
 from sqlalchemy import select, text
 
 from bench._pg import scratch_postgres_url
+from bench._timing import timed
 from catalog.context import Catalog
 from catalog.index_writer import insert_documents
 from catalog.models import Document, Run, Shard, Source, utcnow
@@ -178,14 +179,6 @@ def combinations(runs: dict[str, int], n: int) -> list[tuple[str, DocumentFilter
     ]
 
 
-def _timed(fn, repeat: int) -> tuple[list[float], object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return times, out
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
@@ -202,14 +195,14 @@ def main() -> None:
         table = Document.__table__
         bare = select(*table.c).order_by(table.c.id).limit(50)
         with cat.engine.connect() as conn:
-            times, _ = _timed(lambda: conn.execute(bare).all(), args.repeat)
+            times, _ = timed(lambda: conn.execute(bare).all(), args.repeat)
         print(f"{'filters':<72} {'first':>7} {'median':>7} {'worst':>7}  page")
         base = statistics.median(times)
         print(f"{'baseline: SELECT ... FROM documents ORDER BY id LIMIT 50':<72} "
               f"{times[0]:>7.3f} {base:>7.3f} {max(times):>7.3f}")
         worst = 0.0
         for label, filters, after in combinations(runs, args.n):
-            times, page = _timed(lambda f=filters, a=after: list_documents(
+            times, page = timed(lambda f=filters, a=after: list_documents(
                 cat, filters=f, limit=50, after=a), args.repeat)
             worst = max(worst, *times)
             more = "+" if page.next_after else ""

@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 from bench._pg import scratch_postgres_url
+from bench._timing import timed
 from catalog.context import Catalog
 from catalog.index_writer import copy_rows, insert_documents
 from catalog.models import Host, Release, ReleaseMember, RobotsSnapshot, Run, Source, utcnow
@@ -156,14 +157,6 @@ def build(catalog: Catalog, n: int) -> None:
                     components=["part0:1", "part1@1.0.0:2.5", "part2:0.5"])
 
 
-def _timed(fn, repeat: int):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return times, out
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
@@ -177,7 +170,7 @@ def main() -> None:
         build(cat, args.n)
         print(f"built {args.n:,} documents in 3 releases, {HOSTS:,} hosts with robots.txt, "
               f"10 opt-out requests in {time.perf_counter() - t0:.1f} s")
-        times, doc = _timed(lambda: mixtures.review(cat, name="bench"), args.repeat)
+        times, doc = timed(lambda: mixtures.review(cat, name="bench"), args.repeat)
         print(f"mixture review: first {times[0]:.2f} s, median {statistics.median(times):.2f} s,"
               f" worst {max(times):.2f} s (goal < 10 s)")
         print(f"  verdict {doc['verdict']}; findings {doc['counts']}; "
@@ -193,7 +186,7 @@ def main() -> None:
             optouts.add(uow, kind="domain", value="host8.example", requester="bench",
                         received=datetime(2025, 8, 1, tzinfo=UTC))
             uow.commit()
-        times, shown = _timed(lambda: mixtures.show(cat, name="bench"), args.repeat)
+        times, shown = timed(lambda: mixtures.show(cat, name="bench"), args.repeat)
         print(f"mixture show (staleness check): median {statistics.median(times):.2f} s; "
               f"stale: {shown['signoff']['stale']} ({len(shown['signoff']['reasons'])} reason)")
         cat.dispose()

@@ -18,7 +18,6 @@ attributes with MinHash signatures. Then:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import random
 import shutil
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bench._pg import scratch_catalog_url
 from catalog.context import Catalog
 from catalog.index_writer import insert_documents
 from catalog.models import Run, Shard, utcnow
@@ -194,13 +194,7 @@ def main() -> None:
     ap.add_argument("--postgres", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="govcat-bench-cut-"))
-    with contextlib.ExitStack() as stack:
-        if args.postgres:
-            from bench._pg import scratch_postgres_url
-
-            url = stack.enter_context(scratch_postgres_url())
-        else:
-            url = f"sqlite:///{tmp / 'catalog.db'}"
+    with scratch_catalog_url(tmp, postgres=args.postgres) as url:
         catalog = Catalog(Settings(database_url=url, home=tmp / "home", actor="bench"))
         t0 = time.perf_counter()
         run_id = build(catalog, args.n)

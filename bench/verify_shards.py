@@ -13,7 +13,6 @@ the index) is timed too, beside a bare pyarrow read of the same text column.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from bench._pg import scratch_catalog_url
 from catalog.context import Catalog
 from catalog.index_writer import insert_documents
 from catalog.models import Shard, utcnow
@@ -78,13 +78,7 @@ def main() -> None:
     ap.add_argument("--deep", action="store_true", help="also time --deep (needs the index)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="govcat-bench-verify-"))
-    with contextlib.ExitStack() as stack:
-        if args.postgres:
-            from bench._pg import scratch_postgres_url
-
-            url = stack.enter_context(scratch_postgres_url())
-        else:
-            url = f"sqlite:///{tmp / 'catalog.db'}"
+    with scratch_catalog_url(tmp, postgres=args.postgres) as url:
         catalog = Catalog(Settings(database_url=url, home=tmp / "home", actor="bench"))
         t0 = time.perf_counter()
         paths = build(catalog, args.n, index=args.deep)

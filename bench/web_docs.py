@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench._pg import scratch_postgres_url
+from bench._timing import timed
 from bench.docs_list import build, combinations
 from catalog.context import Catalog
 from catalog.services.documents import DocumentFilter
@@ -64,14 +65,6 @@ def logged_in(catalog: Catalog):
     return client
 
 
-def _timed(fn, repeat: int) -> tuple[list[float], object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return times, out
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
@@ -96,8 +89,8 @@ def main() -> None:
                 assert r.status_code == 200, (p, r.status_code, r.text[:300])
                 return r
 
-            times, page = _timed(get, args.repeat)
-            json_times, data = _timed(lambda p=path: get(p, "application/json"), args.repeat)
+            times, page = timed(get, args.repeat)
+            json_times, data = timed(lambda p=path: get(p, "application/json"), args.repeat)
             worst = max(worst, *times, *json_times)
             count = data.json()["count"]
             more = "+" if data.json()["next_after"] else ""
