@@ -260,3 +260,15 @@ class RunLifecycle:
                 raise
         finally:
             self._lock.release()
+
+
+def decision_logs(session, run: Run) -> list[tuple[str, str]]:
+    """(stage, path relative to the data root) of every decision log of `run`, in pipeline
+    order; a processing run's admission log is its gate run's."""
+    from policies.decision_log import stage_rank
+
+    ids = [run.id] + ([run.config["gate_run"]] if (run.config or {}).get("gate_run") else [])
+    rows = session.execute(select(Shard.stage, Shard.path).where(
+        Shard.run_id.in_(ids), Shard.kind == "decisions")).all()
+    return sorted(((stage or "admission", path) for stage, path in rows),
+                  key=lambda r: stage_rank(r[0]))

@@ -49,7 +49,7 @@ from catalog.models import (
     StoredPolicy,
     utcnow,
 )
-from catalog.runs import RunLifecycle
+from catalog.runs import RunLifecycle, decision_logs
 from catalog.services.facts import OptOutMatcher
 from catalog.services.integrity import check_document_shards
 from catalog.services.sources import source_record
@@ -115,15 +115,6 @@ def _completed_run(session, run_id: int) -> Run:
     return run
 
 
-def _logs(session, run: Run) -> list[tuple[str, str]]:
-    """(stage, path) of every decision log of the run, admission (its gate run's) first."""
-    ids = [run.id] + ([run.config["gate_run"]] if run.config.get("gate_run") else [])
-    rows = session.execute(select(Shard.stage, Shard.path).where(
-        Shard.run_id.in_(ids), Shard.kind == "decisions")).all()
-    return sorted(((s or "admission", p) for s, p in rows),
-                  key=lambda r: decision_log.stage_rank(r[0]))
-
-
 class _Cut:
     def __init__(self, catalog, *, run_id: int, name: str, version: str,
                  description: str | None, shard_bytes: int | None,
@@ -140,7 +131,7 @@ class _Cut:
     # ------------------------------------------------------------------ inputs
     def _load(self, session) -> None:
         self.run = _completed_run(session, self.run_id)
-        self.logs = _logs(session, self.run)
+        self.logs = decision_logs(session, self.run)
         pii = [p for s, p in self.logs if s == "pii"]
         if not pii:
             raise InvalidInput(f"run {self.run_id} has no pii decisions; it cannot be released")

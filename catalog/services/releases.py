@@ -20,10 +20,10 @@ from catalog.models import (
     ReleaseFile,
     ReleaseMember,
     Run,
-    Shard,
     StoredPolicy,
     utcnow,
 )
+from catalog.runs import decision_logs
 from catalog.timeutil import iso_utc
 from policies import decision_log
 
@@ -244,7 +244,8 @@ def holding(catalog, session, doc_id: str) -> list[dict[str, Any]]:
                         "reason": f"opt-out {excluded[release.id].request_ids} honoured at "
                                   "cut time"})
             continue
-        why = _drop_reason(catalog.layout, _run_logs(session, release.run_id), doc_id)
+        logs = decision_logs(session, session.get(Run, release.run_id))
+        why = _drop_reason(catalog.layout, logs, doc_id)
         if why is not None:
             out.append({"release": f"{release.name}@{release.version}", "holds": False,
                         "reason": why})
@@ -252,12 +253,13 @@ def holding(catalog, session, doc_id: str) -> list[dict[str, Any]]:
 
 
 def _drop_reason(layout, logs, doc_id: str) -> str | None:
-    """The first stage whose decision stopped the document, with its rules; None if none."""
-    for stage, path in sorted(logs, key=lambda r: decision_log.stage_rank(r[0] or "admission")):
+    """The first stage whose decision stopped the document, with its rules; None if none.
+    `logs` are in pipeline order (`catalog.runs.decision_logs`)."""
+    for stage, path in logs:
         rec = decision_log.find(layout.absolute(path), doc_id)
         if rec is not None and rec["effect"] not in ("allow", "keep", "redact"):
             rules = ", ".join(rec["rule_ids"]) or decision_log.DEFAULT_RULE
-            return f"{rec['effect']} at {stage or 'admission'} ({rules})"
+            return f"{rec['effect']} at {stage} ({rules})"
     return None
 
 
@@ -299,8 +301,8 @@ def diff(catalog, a_ref: str, b_ref: str) -> dict[str, Any]:
             select(Source.slug).join(Document, Document.source_id == Source.id)
             .join(ReleaseMember, ReleaseMember.document_id == Document.id)
             .where(ReleaseMember.release_id == a.id).distinct())}
-        logs_a = _run_logs(s, a.run_id)
-        logs_b = _run_logs(s, b.run_id)
+        logs_a = decision_logs(s, s.get(Run, a.run_id))
+        logs_b = decision_logs(s, s.get(Run, b.run_id))
         layout = catalog.layout
 
         def why_removed(doc_id: str) -> str:
@@ -346,13 +348,6 @@ def diff(catalog, a_ref: str, b_ref: str) -> dict[str, Any]:
             "unchanged": len(set(ma) & set(mb)) - len(changed),
             "by_source": _by_source(removed, added, info),
         }
-
-
-def _run_logs(session, run_id: int):
-    run = session.get(Run, run_id)
-    ids = [run_id] + ([run.config["gate_run"]] if run.config.get("gate_run") else [])
-    return session.execute(select(Shard.stage, Shard.path).where(
-        Shard.run_id.in_(ids), Shard.kind == "decisions")).all()
 
 
 def _by_source(removed, added, info) -> dict[str, dict[str, int]]:
