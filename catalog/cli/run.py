@@ -28,6 +28,9 @@ def run(
     executor: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
     workers: Annotated[int | None, typer.Option(
         help="Worker processes for the local executor (default: all cores).")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="Attach the Ray executor to a running cluster: auto, HOST:PORT or "
+             "ray://HOST:PORT (default: start a local Ray for the run).")] = None,
     badwords_list: Annotated[list[Path] | None, typer.Option(
         "--badwords-list", help="A bad-words list, one term a line (repeat for several; "
         "docs/content-filters.md).")] = None,
@@ -53,6 +56,7 @@ def run(
         with counting("run", show_bytes=False, every=1) as advance:
             result = svc.run_pipeline(catalog(ctx), policy_ref=policy, sources=slugs,
                                       executor=executor, workers=workers, filters=filters,
+                                      ray_address=ray_address,
                                       progress=lambda stage, n: advance(n, task=stage))
     except KeyboardInterrupt:
         err_console.print("interrupted: run the same command again to resume")

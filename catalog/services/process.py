@@ -118,7 +118,7 @@ class ProcessResult:
 class _Run:
     def __init__(self, catalog: Catalog, *, policy_ref: str, sources: Sequence[str] | None,
                  executor: str, workers: int | None, progress: Progress | None,
-                 filters: ContentFilters | None = None):
+                 filters: ContentFilters | None = None, ray_address: str | None = None):
         self.catalog = catalog
         self.filters = filters or ContentFilters()
         self.outputs: dict[str, dict[int, Path]] = {}
@@ -127,6 +127,7 @@ class _Run:
         self.sources = list(sources or [])
         self.executor_name = executor
         self.workers = workers
+        self.ray_address = ray_address
         self.progress = progress
         self.root = catalog.data_root
         self.alive: set[str] = set()
@@ -350,7 +351,9 @@ class _Run:
                     registry.get(name)
             import processing.dedup  # noqa: F401  (needs datasketch/numpy/scipy)
 
-            options = {"workers": self.workers} if self.executor_name == "local" else {}
+            options: dict[str, Any] = (
+                {"workers": self.workers} if self.executor_name == "local"
+                else {"address": self.ray_address})
             return create_executor(self.executor_name, **options)
         except MissingDependencyError as exc:  # carries its own install command
             raise MissingComponent(f"cannot run the pipeline: {exc}") from None
@@ -429,8 +432,14 @@ def _model_info() -> dict[str, Any]:
 def run_pipeline(catalog: Catalog, *, policy_ref: str, sources: Sequence[str] | None = None,
                  executor: str = "local", workers: int | None = None,
                  progress: Progress | None = None,
-                 filters: ContentFilters | None = None) -> ProcessResult:
+                 filters: ContentFilters | None = None,
+                 ray_address: str | None = None) -> ProcessResult:
+    """`ray_address` ("auto" or "ray://HOST:PORT") attaches the Ray executor to a running
+    cluster; it is not part of the run's key, so a run resumes on another cluster."""
     if executor not in ("local", "ray"):
         raise InvalidInput(f"unknown executor {executor!r}; use local or ray")
+    if ray_address is not None and executor != "ray":
+        raise InvalidInput("--ray-address needs --executor ray")
     return _Run(catalog, policy_ref=policy_ref, sources=sources, executor=executor,
-                workers=workers, progress=progress, filters=filters).run()
+                workers=workers, progress=progress, filters=filters,
+                ray_address=ray_address).run()
