@@ -99,7 +99,7 @@ def cluster(
         pass  # batch and prior links come together below
     else:
         raise DedupParamsError(f"unknown dedup backend {backend!r}; known: bands, datasketch")
-    links.append(_batch_exact_links(hashes, known))
+    links.append(batch_exact_links(hashes, known))
 
     # Prior rows a batch document touches, as (batch index, prior row) pairs.
     prior_pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -116,6 +116,46 @@ def cluster(
         links.append(batch_links)
         prior_pairs.append(datasketch_prior)
 
+    return _assemble(cluster_nodes(ids, times, hashes, known, links, prior_pairs,
+                                   same_q, same_r, prior))
+
+
+@dataclass(frozen=True, slots=True)
+class Nodes:
+    """Clustering as arrays, one entry per node (batch documents 0..n-1, then the released
+    documents they touch): what `cluster` turns into ClusterInfo, without an object per
+    document."""
+
+    ids: list[str]
+    released: np.ndarray  # bool
+    keeper: np.ndarray  # node of the cluster's keeper
+    size: np.ndarray  # cluster size
+    exact_of: np.ndarray  # node holding the same text, better placed; -1 if none
+
+    def info(self, node: int) -> ClusterInfo:
+        k, dup = int(self.keeper[node]), int(self.exact_of[node])
+        return ClusterInfo(
+            cluster_id=self.ids[k],
+            keep=bool(self.released[node]) or k == node,
+            size=int(self.size[node]),
+            dup_exact_of=self.ids[dup] if dup >= 0 else None,
+            released=bool(self.released[node]),
+        )
+
+
+def cluster_nodes(
+    ids: Sequence[str],
+    times: np.ndarray,
+    hashes: np.ndarray,
+    known: np.ndarray,
+    links: list[tuple[np.ndarray, np.ndarray]],
+    prior_pairs: list[tuple[np.ndarray, np.ndarray]],
+    same_q: np.ndarray,
+    same_r: np.ndarray,
+    prior: DedupIndex | None,
+) -> Nodes:
+    """Components and keepers from the batch's links and its (batch index, prior row) pairs."""
+    n = len(ids)
     # Node numbers: batch documents 0..n-1, then each prior row touched (a prior row that is
     # a batch document by id is that document's node).
     q_all = np.concatenate([p[0] for p in prior_pairs]) if prior_pairs else np.empty(0, np.int64)
@@ -123,6 +163,7 @@ def cluster(
     rows = np.setdiff1d(np.unique(r_all), same_r)
     node_of_row = {int(r): n + k for k, r in enumerate(rows.tolist())}
     node_of_row.update({int(r): int(q) for q, r in zip(same_q, same_r, strict=True)})
+    links = list(links)
     if len(r_all):
         links.append((q_all, np.array([node_of_row[int(r)] for r in r_all], dtype=np.int64)))
 
@@ -142,7 +183,7 @@ def cluster(
 
     component = _components(total, links)
     rank = _rank(released, node_times, node_ids)
-    return _assemble(node_ids, released, component, rank, node_hashes, node_known)
+    return _nodes(node_ids, released, component, rank, node_hashes, node_known)
 
 
 def _resolve_params(params: DedupParams | None, prior: DedupIndex | None) -> DedupParams:
@@ -188,7 +229,7 @@ def _batch_band_links(
     return np.concatenate(src).astype(np.int64), np.concatenate(dst).astype(np.int64)
 
 
-def _batch_exact_links(hashes: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def batch_exact_links(hashes: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     docs = np.flatnonzero(known)
     if not len(docs):
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -260,14 +301,14 @@ def _rank(released: np.ndarray, times: np.ndarray, ids: list[str]) -> np.ndarray
     return rank
 
 
-def _assemble(
+def _nodes(
     node_ids: list[str],
     released: np.ndarray,
     component: np.ndarray,
     rank: np.ndarray,
     hashes: np.ndarray,
     known: np.ndarray,
-) -> dict[str, ClusterInfo]:
+) -> Nodes:
     total = len(node_ids)
     # The keeper of each component is its member of lowest rank.
     best = np.full(component.max() + 1 if total else 0, total, dtype=np.int64)
@@ -287,18 +328,10 @@ def _assemble(
         first = np.concatenate([[True], group[1:] != group[:-1]])
         head = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
         exact_of[order] = np.where(head != order, head, -1)
+    return Nodes(node_ids, released, keeper, sizes[component] if total else sizes, exact_of)
 
+
+def _assemble(nodes: Nodes) -> dict[str, ClusterInfo]:
     # Prior nodes are reported only where they share a cluster with the batch, which is
     # every prior node here: they were linked through batch documents.
-    result: dict[str, ClusterInfo] = {}
-    for node in range(total):
-        k = int(keeper[node])
-        dup = int(exact_of[node])
-        result[node_ids[node]] = ClusterInfo(
-            cluster_id=node_ids[k],
-            keep=bool(released[node]) or k == node,
-            size=int(sizes[component[node]]),
-            dup_exact_of=node_ids[dup] if dup >= 0 else None,
-            released=bool(released[node]),
-        )
-    return result
+    return {nodes.ids[node]: nodes.info(node) for node in range(len(nodes.ids))}
