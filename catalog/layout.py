@@ -5,6 +5,7 @@
     <root>/attributes/run-NNNNNN/<stage>/shard-NNNNNN.parquet
                                                         one attribute shard per document shard
     <root>/attributes/run-NNNNNN/dedup/dedup.parquet     dedup clusters of the whole run
+    <root>/attributes/run-NNNNNN/spill/                  a run's working files (flat memory)
     <root>/decisions/run-NNNNNN/<stage>.parquet          the decision log of a run's stage
     <root>/dedup-index/                                  signatures of released documents
     <root>/decontam/<set>/<file sha>-<n>gram.npy         an evaluation set's hashed n-grams
@@ -46,6 +47,11 @@ class Layout:
 
     def dedup_attributes(self, run_id: int) -> Path:
         return self.run_attributes(run_id) / "dedup" / "dedup.parquet"
+
+    def run_spill(self, run_id: int, name: str) -> Path:
+        """A run's working files that keep its memory flat (per-shard decisions and survivors,
+        dedup band partitions); rewritten when the run resumes."""
+        return self.run_attributes(run_id) / "spill" / name
 
     def run_decisions(self, run_id: int) -> Path:
         return self.root / "decisions" / _run(run_id)

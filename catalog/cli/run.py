@@ -66,7 +66,7 @@ def run(
         return
     resumed = " (resumed)" if result.resumed else ""
     console.print(f"run {result.run_id}{resumed}: {result.policy}, admission from gate run "
-                  f"{result.gate_run_id}; {len(result.kept_ids):,} documents kept", markup=False)
+                  f"{result.gate_run_id}; {result.kept:,} documents kept", markup=False)
     table = Table("stage", "docs in", "tokens in", "kept", "tokens kept", "dropped (rule: docs)",
                   "redacted", ids={"dropped (rule: docs)"}, title="funnel")
     for f in result.funnel:

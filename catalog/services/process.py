@@ -15,18 +15,27 @@ quality rules read their attributes (docs/content-filters.md). What they were gi
 model hashes, the evaluation sets) is part of the run's key, so a resumed run never mixes two
 configurations. A stage's rules also see the attributes of earlier stages (`attr.lang` in
 quality), read from those stages' shards.
+
+Memory does not grow with the corpus: the run works one document shard at a time. The
+admitted documents are bucketed by shard into files, each stage decides a shard's survivors
+of the previous stage (read back from `spill/alive-<stage>/`) into a per-shard decision file,
+and the stage's decision log is the id-ordered merge of those files. Dedup clusters through
+band partitions on disk (processing/dedup/partitions.py); docs/architecture.md, "Memory".
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
@@ -38,7 +47,7 @@ from catalog.services import gate as gate_svc
 from catalog.services import policies as policy_store
 from catalog.services.integrity import check_document_shards
 from catalog.timeutil import as_utc
-from common.atomic import file_sha256, write_table_atomic
+from common.atomic import atomic_path, file_sha256, write_table_atomic
 from policies import decision_log
 from policies.decision_log import DEFAULT_RULE, DecisionLogWriter, RuleTally
 from policies.engine import CompiledPolicy, compile_policy
@@ -65,6 +74,12 @@ class ContentFilters:
     toxicity_model: str | None = None  # None: alt-profanity-check's bundled model
     fasttext_model: str | None = None  # None: no model-based quality classifier
 SIGNATURE_COLUMN = "minhash"  # dedup attributes: each document's signature, little-endian u32
+DEDUP_MEMORY_BUDGET = 128 << 20  # bytes for one dedup band partition (partition_count)
+_ADMITTED_CHUNK = 65_536  # admitted documents bucketed per file
+_LOOKUP = 5000  # ids per catalog query
+_MERGE_BATCH = 1024  # rows read at a time from each per-shard file while merging
+_ALIVE_SCHEMA = pa.schema([("id", pa.string()), ("n_tokens", pa.int64()),
+                           ("collected_at", pa.timestamp("us", tz="UTC"))])
 Progress = Callable[[str, int], None]  # (stage, documents)
 
 
@@ -105,13 +120,13 @@ class ProcessResult:
     gate_run_id: int
     policy: str
     funnel: list[StageFunnel]
-    kept_ids: list[str]
+    kept: int  # documents kept by every stage (the pii decision log names them)
     resumed: bool
     models: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run_id, "gate_run": self.gate_run_id, "policy": self.policy,
-                "resumed": self.resumed, "kept": len(self.kept_ids),
+                "resumed": self.resumed, "kept": self.kept,
                 "funnel": [f.to_dict() for f in self.funnel], "models": self.models}
 
 
@@ -130,10 +145,40 @@ class _Run:
         self.ray_address = ray_address
         self.progress = progress
         self.root = catalog.data_root
-        self.alive: set[str] = set()
+        self.dedup_memory_budget = DEDUP_MEMORY_BUDGET
+        self.shards: list[int] = []  # document shards holding admitted documents
+        self.alive_in: dict[str, dict[int, int]] = {}  # stage -> shard -> survivors
+        self.stage_before = {"langid": "admission", "quality": "langid", "dedup": "quality",
+                             "pii": "dedup"}
 
     # ------------------------------------------------------------------ steps
+    def _spill(self, name: str) -> Path:
+        return self.layout.run_spill(self.life.run_id, name)
+
+    def _alive_path(self, stage: str, shard_id: int) -> Path:
+        return self._spill(f"alive-{stage}") / f"shard-{shard_id:06d}.parquet"
+
+    def _alive(self, stage: str, shard_id: int) -> pa.Table:
+        """The documents of a shard that passed `stage` (id order): id, n_tokens, collected_at."""
+        if not self.alive_in[stage].get(shard_id):
+            return _ALIVE_SCHEMA.empty_table()
+        return pq.read_table(self._alive_path(stage, shard_id))
+
+    def _write_alive(self, stage: str, shard_id: int, table: pa.Table) -> None:
+        self.alive_in.setdefault(stage, {})[shard_id] = table.num_rows
+        if table.num_rows:
+            write_table_atomic(table.select(_ALIVE_SCHEMA.names).cast(_ALIVE_SCHEMA),
+                               self._alive_path(stage, shard_id))
+
+    @property
+    def n_alive(self) -> int:
+        last = next((s for s in ("pii", "dedup", "quality", "langid", "admission")
+                     if s in self.alive_in), None)
+        return sum(self.alive_in[last].values()) if last else 0
+
     def _admission(self) -> None:
+        """Stream the gate's log; bucket the admitted documents by shard into files, a chunk
+        at a time, then write each shard's admitted documents (one shard in memory)."""
         gate_run = self.life.config.get("gate_run")
         if gate_run is None:
             result = gate_svc.gate(self.catalog, policy_ref=self.policy_ref,
@@ -142,36 +187,65 @@ class _Run:
             self.life.set_config(gate_run=gate_run)
         self.gate_run = gate_run
         _, path, _ = gate_svc.decision_file(self.catalog, gate_run)
-        table = decision_log.read(path, columns=["id", "effect", "rule_ids", "n_tokens"])
-        table = table.to_pydict()
-        admitted = []
         funnel = self.admission_funnel = StageFunnel("admission")
-        for doc_id, effect, rules, n in zip(table["id"], table["effect"], table["rule_ids"],
-                                            table["n_tokens"], strict=True):
-            funnel.count(effect, rules, n, passes=effect == "allow")
-            if effect == "allow":
-                admitted.append(doc_id)
-        self.alive = set(admitted)
-        self.docs: dict[str, tuple[int, int, Any, str]] = {}  # id -> shard, tokens, time, sha
-        self.shard_paths: dict[int, str] = {}
+        chunks: list[Path] = []
+        pending: list[str] = []
+        shard_ids: set[int] = set()
+
+        def bucket() -> None:
+            rows: dict[str, list[Any]] = {"shard_id": [], "id": [], "n_tokens": [],
+                                          "collected_at": []}
+            with self.catalog.session() as s:
+                for start in range(0, len(pending), _LOOKUP):
+                    chunk = pending[start:start + _LOOKUP]
+                    for row in s.execute(select(Document.id, Document.shard_id,
+                                                Document.n_tokens, Document.collected_at)
+                                         .where(Document.id.in_(chunk))):
+                        if row[1] is None:
+                            continue  # no shard to read it from
+                        rows["shard_id"].append(row[1])
+                        rows["id"].append(row[0])
+                        rows["n_tokens"].append(row[2] or 0)
+                        rows["collected_at"].append(as_utc(row[3]))
+            table = pa.table({"shard_id": pa.array(rows["shard_id"], pa.int64()),
+                              **{k: pa.array(rows[k], _ALIVE_SCHEMA.field(k).type)
+                                 for k in _ALIVE_SCHEMA.names}})
+            shard_ids.update(rows["shard_id"])
+            out = self._spill("admitted") / f"chunk-{len(chunks):06d}.parquet"
+            # Sorted by shard in small row groups: a shard's rows are read back by statistics.
+            write_table_atomic(table.sort_by([("shard_id", "ascending"), ("id", "ascending")]),
+                               out, row_group_size=4096)
+            chunks.append(out)
+            pending.clear()
+
+        for row in decision_log.iter_rows(path, columns=["id", "effect", "rule_ids",
+                                                        "n_tokens"]):
+            funnel.count(row["effect"], row["rule_ids"], row["n_tokens"],
+                         passes=row["effect"] == "allow")
+            if row["effect"] == "allow":
+                pending.append(row["id"])
+                if len(pending) >= _ADMITTED_CHUNK:
+                    bucket()
+        if pending:
+            bucket()
+        self.shards = sorted(shard_ids)
+        self.alive_in["admission"] = {}
+        for shard_id in self.shards:
+            parts = [pq.read_table(c, columns=_ALIVE_SCHEMA.names,
+                                   filters=[("shard_id", "=", shard_id)]) for c in chunks]
+            self._write_alive("admission", shard_id,
+                              pa.concat_tables(parts).sort_by("id"))
         with self.catalog.session() as s:
-            ids = sorted(self.alive)
-            for start in range(0, len(ids), 5000):
-                chunk = ids[start:start + 5000]
-                for row in s.execute(select(Document.id, Document.shard_id, Document.n_tokens,
-                                            Document.collected_at, Document.content_sha256)
-                                     .where(Document.id.in_(chunk))):
-                    self.docs[row[0]] = (row[1], row[2] or 0, row[3], row[4])
-            shard_ids = sorted({v[0] for v in self.docs.values() if v[0] is not None})
-            shards = s.execute(select(Shard).where(Shard.id.in_(shard_ids))).scalars().all()
-        for sh in shards:
-            self.shard_paths[sh.id] = sh.path
+            shards = s.execute(select(Shard).where(Shard.id.in_(self.shards))).scalars().all()
+        self.shard_paths = {sh.id: sh.path for sh in shards}
         # Every stage reads these: a missing, truncated or altered shard stops the run here,
         # named, before any work is done on it.
         check_document_shards(self.catalog, shards)
 
-    def _shards_with_alive(self) -> list[int]:
-        return sorted({self.docs[i][0] for i in self.alive if self.docs[i][0] is not None})
+    def _shards_with_alive(self, stage: str) -> list[int]:
+        """The shards holding documents that reach `stage`."""
+        before = self.alive_in[self.stage_before[stage]]
+        return [s for s in self.shards if before.get(s)]
 
     def _content_filters(self) -> tuple[tuple[StageSpec, ...], dict[str, Any]]:
         """The quality task's content-filter stages with their options, and what the run
@@ -215,7 +289,7 @@ class _Run:
         """Run one stage's attribute tasks over the document shards that hold live documents."""
         specs = self._specs(stage)
         tasks, outputs = [], {}
-        for shard_id in self._shards_with_alive():
+        for shard_id in self._shards_with_alive(stage):
             out = self.layout.attribute_shard(self.life.run_id, stage, shard_id)
             outputs[shard_id] = out
             tasks.append(ShardTask(str(self.root / self.shard_paths[shard_id]), str(out),
@@ -233,47 +307,68 @@ class _Run:
         self.outputs[stage] = outputs
         return outputs
 
-    def _decide(self, stage: str, compiled: CompiledPolicy, rows: Iterable[dict[str, Any]],
-                funnel: StageFunnel) -> None:
-        """Decide a stage for live documents from their attribute rows; log the decisions."""
+    def _decide(self, stage: str, compiled: CompiledPolicy,
+                rows_of: Callable[[int], Iterable[dict[str, Any]]], funnel: StageFunnel) -> None:
+        """Decide a stage for the documents that reach it, a shard at a time, from their
+        attribute rows (`rows_of(shard)`); the shard's decisions go to a file of their own and
+        its survivors on to the next stage; the stage's log is their merge in id order."""
         required = compiled.required_facts(stage)
         tally = RuleTally(stage)
+        before = self.stage_before[stage]
+        self.alive_in[stage] = {}
+        parts: list[Path] = []
+        for shard_id in self._shards_with_alive(stage):
+            alive = self._alive(before, shard_id)
+            tokens = dict(zip(alive.column("id").to_pylist(),
+                              alive.column("n_tokens").to_pylist(), strict=True))
+            passed: list[str] = []
+            part = self._spill(f"decisions-{stage}") / f"shard-{shard_id:06d}.parquet"
+            with DecisionLogWriter(part, stage) as log:
+                for row in rows_of(shard_id):
+                    doc_id = row["id"]
+                    n = tokens.get(doc_id)
+                    if n is None:
+                        continue
+                    facts = {p: coerce_attribute(p, row.get(p[5:]))
+                             for p in required if p.startswith("attr.")}
+                    facts["doc.id"] = doc_id
+                    d = compiled.decide(stage, facts)
+                    tally.add(d.effect, d.rule_ids, n)
+                    funnel.count(d.effect, d.rule_ids, n, passes=d.passes)
+                    spans: list[dict[str, Any]] = []
+                    if d.passes and d.effect == "redact" and d.redact:
+                        counts = coerce_attribute("attr.pii_counts", row.get("pii_counts")) or {}
+                        for entity in d.redact:
+                            funnel.redacted[entity] += int(counts.get(entity, 0))
+                        spans = row.get("pii_spans") or []
+                        if isinstance(spans, str):
+                            spans = json.loads(spans)
+                    if d.passes:
+                        passed.append(doc_id)
+                    log.add(doc_id, d, n, spans)
+                log.close()
+            parts.append(part)
+            keep = pa.array(sorted(passed), pa.string())
+            self._write_alive(stage, shard_id, alive.filter(
+                pc.is_in(alive.column("id"), value_set=keep)))
         path = self.layout.decision_log(self.life.run_id, stage)
         with DecisionLogWriter(path, stage) as log:
-            for row in rows:
-                doc_id = row["id"]
-                if doc_id not in self.alive:
-                    continue
-                facts = {p: coerce_attribute(p, row.get(p[5:]))
-                         for p in required if p.startswith("attr.")}
-                facts["doc.id"] = doc_id
-                d = compiled.decide(stage, facts)
-                n = self.docs[doc_id][1]
-                tally.add(d.effect, d.rule_ids, n)
-                funnel.count(d.effect, d.rule_ids, n, passes=d.passes)
-                spans: list[dict[str, Any]] = []
-                if d.passes and d.effect == "redact" and d.redact:
-                    counts = coerce_attribute("attr.pii_counts", row.get("pii_counts")) or {}
-                    for entity in d.redact:
-                        funnel.redacted[entity] += int(counts.get(entity, 0))
-                    spans = row.get("pii_spans") or []
-                    if isinstance(spans, str):
-                        spans = json.loads(spans)
-                if not d.passes:
-                    self.alive.discard(doc_id)
-                log.add(doc_id, d, n, spans)
+            for row in _merge_by_id(parts, decision_log.COLUMNS):
+                log.add(row["id"], _Logged(row), row["n_tokens"], row["redact_spans"] or ())
             written = log.close()
         gate_svc.record_decisions(self.catalog, self.life, stage, written, tally)
 
     def _attribute_rows(self, outputs: dict[int, Path], compiled: CompiledPolicy | None = None,
-                        stage: str | None = None) -> Iterable[dict[str, Any]]:
-        """The attribute rows of a stage's shards; with `compiled`, also the attributes of
+                        stage: str | None = None) -> Callable[[int], Iterable[dict[str, Any]]]:
+        """The attribute rows of a stage's shard; with `compiled`, also the attributes of
         earlier stages its rules read (the same document shard gives the same rows, in the
         same order, to every stage)."""
         wanted: set[str] = set()
         if compiled is not None and stage is not None:
             wanted = {p[5:] for p in compiled.required_facts(stage) if p.startswith("attr.")}
-        for shard_id, path in sorted(outputs.items()):
+
+        def rows_of(shard_id: int) -> Iterable[dict[str, Any]]:
+            path = outputs[shard_id]
             table = pq.read_table(path)
             lacking = wanted - set(table.column_names)
             for earlier in self.outputs.values():
@@ -289,54 +384,88 @@ class _Run:
                 for name in columns:
                     table = table.append_column(name, extra.column(name))
                 lacking -= set(columns)
-            yield from table.to_pylist()
+            return table.to_pylist()
+
+        return rows_of
+
+    def _dedup_part(self, shard_id: int) -> Path:
+        return self._spill("dedup-attributes") / f"shard-{shard_id:06d}.parquet"
 
     def _dedup(self, compiled: CompiledPolicy, funnel: StageFunnel) -> dict[str, Any]:
         """Cluster the live documents with the dedup stage (processing/stages/dedup.py),
-        against the index of released documents, then decide."""
+        against the index of released documents, then decide. Band tables and signatures go
+        to files (a partition count from the memory budget); each shard's cluster attributes
+        go to a file of their own, merged in id order into dedup.parquet."""
         from processing.dedup import DedupIndex, DedupParams
+        from processing.dedup.partitions import partition_count
         from processing.stages.dedup import Deduplicator
         from processing.types import Document as ProcDocument
 
         params = DedupParams()
+        shards = self._shards_with_alive("dedup")
         out = self.layout.dedup_attributes(self.life.run_id)
         recorded = self.life.recorded_shards().get(self.layout.relative(out))
-        if recorded is None or not out.exists() or file_sha256(out) != recorded.sha256:
+        if (recorded is None or not out.exists() or file_sha256(out) != recorded.sha256
+                or not all(self._dedup_part(s).exists() for s in shards)):
             prior_dir = self.layout.dedup_index
             prior = DedupIndex.open(prior_dir if prior_dir.exists() else None, params)
-            dedup = Deduplicator(params=params, prior=prior)
+            n_docs = sum(self.alive_in["quality"].values())
+            dedup = Deduplicator(params=params, prior=prior, spill=self._spill("dedup-bands"),
+                                 partitions=partition_count(n_docs, params,
+                                                            self.dedup_memory_budget))
+            ranges: list[tuple[int, int, int]] = []  # shard, first node, end
 
             def documents():
-                for shard_id in self._shards_with_alive():
+                for shard_id in shards:
+                    alive = self._alive("quality", shard_id).to_pydict()
+                    when = dict(zip(alive["id"], alive["collected_at"], strict=True))
                     table = pq.read_table(self.root / self.shard_paths[shard_id],
                                           columns=["id", "text"]).to_pydict()
+                    first = len(ranges) and ranges[-1][2]
                     n = 0
                     for doc_id, text in zip(table["id"], table["text"], strict=True):
-                        if doc_id in self.alive:
+                        if doc_id in when:
                             n += 1
-                            yield ProcDocument(doc_id, text, {
-                                "collected_at": as_utc(self.docs[doc_id][2])})
+                            yield ProcDocument(doc_id, text, {"collected_at": when[doc_id]})
+                    ranges.append((shard_id, first, first + n))
                     if self.progress:
                         self.progress("dedup", n)
 
             for _ in dedup.run(documents()):
                 pass
-            info = dedup.finish()
-            order = sorted(info)
-            rows = [{"id": i, **info[i]} for i in order]
-            table = (pa.Table.from_pylist(rows) if rows
-                     else pa.table({"id": pa.array([], pa.string())}))
-            # The signatures go with the clusters, so a release cut adds its documents to
-            # the dedup index without computing MinHash again.
-            _, _, sigs, _ = dedup.index_rows(order)
+            nodes = dedup.nodes()
+            ids = nodes.ids
+            # One type for dup_exact_of in every part, as one table of all rows would infer.
+            seen = ranges[-1][2] if ranges else 0
+            exact_type = pa.string() if (nodes.exact_of[:seen] >= 0).any() else pa.null()
             width = params.num_perm * 4
-            table = table.append_column(SIGNATURE_COLUMN, pa.array(
-                [sig.astype("<u4").tobytes() for sig in sigs], pa.binary(width)))
-            written = write_table_atomic(table, out)
+            for shard_id, first, end in ranges:
+                keeper = nodes.keeper[first:end]
+                exact = nodes.exact_of[first:end]
+                sigs = dedup.signature_rows(first, end).astype("<u4")
+                table = pa.table({
+                    "id": pa.array(ids[first:end], pa.string()),
+                    "cluster_id": pa.array([ids[k] for k in keeper.tolist()], pa.string()),
+                    "cluster_keep": pa.array(nodes.released[first:end]
+                                             | (keeper == np.arange(first, end))),
+                    "cluster_size": pa.array(nodes.size[first:end], pa.int64()),
+                    "dup_exact_of": pa.array([ids[e] if e >= 0 else None
+                                              for e in exact.tolist()], exact_type),
+                    SIGNATURE_COLUMN: pa.FixedSizeBinaryArray.from_buffers(
+                        pa.binary(width), end - first, [None, pa.py_buffer(sigs.tobytes())]),
+                }).sort_by("id")
+                write_table_atomic(table, self._dedup_part(shard_id))
+            written = _write_merged(out, [self._dedup_part(s) for s in shards], width,
+                                    exact_type)
             self.life.record_shard(kind="attributes", stage="dedup", path=out,
-                                   n_docs=len(rows), sha256=written.sha256)
-        columns = [c for c in pq.read_schema(out).names if c != SIGNATURE_COLUMN]
-        self._decide("dedup", compiled, pq.read_table(out, columns=columns).to_pylist(), funnel)
+                                   n_docs=written.n_rows, sha256=written.sha256)
+
+        def rows_of(shard_id: int) -> Iterable[dict[str, Any]]:
+            part = self._dedup_part(shard_id)
+            columns = [c for c in pq.read_schema(part).names if c != SIGNATURE_COLUMN]
+            return pq.read_table(part, columns=columns).to_pylist()
+
+        self._decide("dedup", compiled, rows_of, funnel)
         return {"params": {k: getattr(params, k)
                            for k in ("shingle_words", "num_perm", "bands", "rows", "seed")}}
 
@@ -383,8 +512,8 @@ class _Run:
 
             def checkpoint() -> None:
                 life.stats = {"funnel": [x.to_dict() for x in funnel], "models": models,
-                              "kept": len(self.alive)}
-                life.end_audit = {"kept": len(self.alive)}
+                              "kept": self.n_alive}
+                life.end_audit = {"kept": self.n_alive}
 
             checkpoint()
             self._admission()
@@ -409,8 +538,63 @@ class _Run:
                                  **filter_info}
             checkpoint()
         return ProcessResult(life.run_id, self.gate_run, f"{self.policy.name}@"
-                             f"{self.policy.version}", funnel, sorted(self.alive), life.resumed,
+                             f"{self.policy.version}", funnel, self.n_alive, life.resumed,
                              models)
+
+
+class _Logged:
+    """A decision read back from a per-shard file, as DecisionLogWriter.add takes it."""
+
+    __slots__ = ("default_applied", "effect", "errors", "placeholder", "redact", "rule_ids")
+
+    def __init__(self, row: dict[str, Any]):
+        self.effect = row["effect"]
+        self.rule_ids = row["rule_ids"] or ()
+        self.default_applied = row["default_applied"]
+        self.redact = row["redact"] or ()
+        self.placeholder = row["placeholder"] or ""
+        self.errors = row["errors"] or ()
+
+
+def _merge_by_id(paths: Sequence[Path], columns: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Rows of id-sorted files in id order, a few batches of each in memory at a time."""
+    def rows(path: Path) -> Iterator[dict[str, Any]]:
+        pf = pq.ParquetFile(path)
+        wanted = [c for c in columns if c in pf.schema_arrow.names]
+        for batch in pf.iter_batches(batch_size=_MERGE_BATCH, columns=wanted):
+            yield from batch.to_pylist()
+
+    return heapq.merge(*(rows(p) for p in paths), key=lambda r: r["id"])
+
+
+def _write_merged(out: Path, parts: Sequence[Path], width: int, exact_type: pa.DataType):
+    """dedup.parquet: the per-shard cluster attributes merged in id order, streamed in row
+    groups of 64Ki rows (the bytes of one table of all rows when there are fewer)."""
+    from common.atomic import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL, WrittenFile
+
+    if not parts:  # as the empty table has always been written
+        table = pa.table({"id": pa.array([], pa.string())})
+        table = table.append_column(SIGNATURE_COLUMN, pa.array([], pa.binary(width)))
+        return write_table_atomic(table, out)
+    schema = pq.read_schema(parts[0]).remove_metadata()
+    schema = schema.set(schema.get_field_index("dup_exact_of"),
+                        pa.field("dup_exact_of", exact_type))
+    group = 64 * 1024
+    n = 0
+    with atomic_path(out) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression=PARQUET_COMPRESSION,
+                              compression_level=PARQUET_COMPRESSION_LEVEL) as writer:
+            batch: list[dict[str, Any]] = []
+            for row in _merge_by_id(parts, schema.names):
+                batch.append(row)
+                if len(batch) >= group:
+                    writer.write_table(pa.Table.from_pylist(batch, schema))
+                    n += len(batch)
+                    batch = []
+            if batch or not n:
+                writer.write_table(pa.Table.from_pylist(batch, schema))
+                n += len(batch)
+    return WrittenFile(str(out), file_sha256(out), out.stat().st_size, n)
 
 
 def _filter_key(info: dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class BandPartitions:
         self._tmps: list[Path | None] = [None] * partitions
         self._writers: list[pq.ParquetWriter | None] = [None] * partitions
         self.rows = 0
+        self._written: set[int] = set()  # a resumed run's older files are not read
         Path(folder).mkdir(parents=True, exist_ok=True)
 
     def add(self, first_node: int, signatures: np.ndarray, usable: np.ndarray) -> np.ndarray:
@@ -102,6 +103,7 @@ class BandPartitions:
 
     def _writer(self, p: int) -> pq.ParquetWriter:
         if self._writers[p] is None:
+            self._written.add(p)
             self._tmps[p] = temp_name(self.paths[p])
             self._writers[p] = pq.ParquetWriter(
                 self._tmps[p], _schema(self.params), compression=PARQUET_COMPRESSION,
@@ -120,9 +122,8 @@ class BandPartitions:
         """Per partition, (root, member) links of its band matches, reduced per component."""
         self.close()
         out = []
-        for path in self.paths:
-            if path.exists():
-                out.append(partition_links(pq.read_table(path), self.params))
+        for p in sorted(self._written):
+            out.append(partition_links(pq.read_table(self.paths[p]), self.params))
         return out
 
 
