@@ -252,3 +252,46 @@ def test_explain_tells_the_life_in_order_after_a_run(cli, tmp_path):
     assert any(s["type"] == "EMAIL_ADDRESS" for s in record["redact_spans"])
     assert CONTACT[record["redact_spans"][0]["start"]:record["redact_spans"][0]["end"]] in (
         "jane.doe@example.org", "+1 415 555 0134")
+
+
+@pytest.mark.slow
+def test_many_shards_and_a_tiny_dedup_budget_give_the_same_bytes(cli, tmp_path, monkeypatch):
+    """One shard in memory at a time, and band partitions on disk: the number of partitions
+    (from the memory budget) changes no byte of the decisions or of dedup.parquet."""
+    from catalog.services import process
+
+    assert cli("source", "add", "c", "--kind", "other", "--license", "CC-BY-4.0",
+               "--tos-verdict", "unrestricted").exit_code == 0
+    assert cli("source", "approve", "c", "--reason", "test").exit_code == 0
+    sentences = [s.strip() + "." for s in (GOOD + " " + BRIDGES).split(".") if s.strip()]
+    import random
+
+    rng = random.Random(3)
+    corpus = tmp_path / "many.jsonl"
+    with corpus.open("w") as fh:
+        previous = GOOD
+        for i in range(90):
+            text = (previous.replace("the", "a", 1) if i % 4 == 0
+                    else " ".join(rng.sample(sentences, 9)) + f" Number {i}.")
+            previous = text
+            fh.write(json.dumps({"id": f"d{i}", "text": text,
+                                 "added": f"2024-01-{1 + i % 28:02d}T00:00:00Z"}) + "\n")
+    assert cli("ingest", "c", str(corpus), "--shard-docs", "7").exit_code == 0
+    one = _run(cli, "--workers", "1")
+    monkeypatch.setattr(process, "DEDUP_MEMORY_BUDGET", 2048)
+    tiny = _run(cli, "--workers", "1")
+    assert tiny["run"] != one["run"]
+    assert _decision_bytes(cli, tiny["run"]) == _decision_bytes(cli, one["run"])
+
+    def attributes(run: int) -> Path:
+        return cli.home / "attributes" / f"run-{run:06d}" / "dedup" / "dedup.parquet"
+
+    assert attributes(tiny["run"]).read_bytes() == attributes(one["run"]).read_bytes()
+    bands = cli.home / "attributes" / f"run-{tiny['run']:06d}" / "spill" / "dedup-bands"
+    assert len(list(bands.glob("bands-*.parquet"))) > 8
+    funnel = {f["stage"]: f for f in one["funnel"]}
+    assert funnel["dedup"]["kept"] < funnel["dedup"]["docs_in"]  # clusters were found
+    pii = pq.read_table(cli.home / "decisions" / f"run-{one['run']:06d}" / "pii.parquet")
+    ids = pii.column("id").to_pylist()
+    assert ids == sorted(ids) and one["kept"] == len(ids)  # the merge is in id order
+    assert tiny["kept"] == one["kept"] and isinstance(one["kept"], int)
