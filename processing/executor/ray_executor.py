@@ -5,24 +5,38 @@ and writing through the task's paths — so on a cluster the paths must be on st
 node sees. Ray reuses worker processes, and the per-process stage cache in
 `processing.pipeline` makes a model load once per Ray worker, as in the local executor.
 
-If no Ray instance is connected, `run` starts one (`address=None`: a local instance; an
-address or "auto": join that cluster) and shuts it down when the run ends; a Ray the caller
-already started is used and left running. Ray is an optional extra: `pip install 'govcat[ray]'`.
-Plain `ray` is enough; `ray[data]` is not needed.
+If no Ray instance is connected, `run` starts one (`address=None`: a local instance) or
+attaches to a running cluster (`address`: "auto", "HOST:PORT" of the head's GCS, or
+"ray://HOST:PORT" through Ray Client), and disconnects when the run ends — a cluster it attached
+to keeps running. A Ray the caller already connected is used and left connected. Ray is an
+optional extra: `pip install 'govcat[ray]'`. Plain `ray` is enough; `ray[data]` is not needed;
+"ray://" addresses also need `ray[client]` (docs/ray.md).
+
+An address is checked when the executor is made, so a run fails before any work: Ray itself
+retries an address where nothing listens for minutes, so the head's port must accept a TCP
+connection within `CONNECT_TIMEOUT` seconds first. A port that listens but is not a Ray head
+is left to Ray's own timeout.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import socket
+import subprocess
+import sys
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
-from processing.executor.base import Executor, ShardSink
+from processing.executor.base import Executor, ExecutorError, ShardSink
 from processing.pipeline import ShardResult, ShardTask, run_shard
 from processing.stage import MissingDependencyError
 
 INSTALL_HINT = "pip install 'govcat[ray]'"
+CLIENT_INSTALL_HINT = "pip install 'ray[client]'"
+CLIENT_PREFIX = "ray://"
+CONNECT_TIMEOUT = 5.0  # seconds for the head to accept a connection, and to answer
 
 
 def _import_ray() -> ModuleType:
@@ -32,6 +46,95 @@ def _import_ray() -> ModuleType:
         raise MissingDependencyError(
             f"the Ray executor needs the 'ray' package, which is not installed: {INSTALL_HINT}"
         ) from exc
+
+
+def _split_host_port(address: str, given: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")  # an IPv6 literal, [::1]:6379
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ExecutorError(
+            f"Ray address {given!r} is not auto, HOST:PORT or ray://HOST:PORT")
+    return host, int(port)
+
+
+def _gcs_address(ray: ModuleType, address: str) -> str:
+    """HOST:PORT of the cluster "auto" or a bare address means, the way `ray.init` finds it."""
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:  # pragma: no cover - a Ray whose private layout moved: no resolving
+        return address if address != "auto" else ""
+    try:
+        return canonicalize_bootstrap_address(address) or ""
+    except ConnectionError as exc:  # "auto" with no RAY_ADDRESS and no cluster started here
+        raise ExecutorError(
+            f"no Ray cluster to attach to at {address!r}: none was started on this machine and "
+            "RAY_ADDRESS is not set; give the head's HOST:PORT") from exc
+    except ValueError as exc:
+        raise ExecutorError(
+            f"Ray address {address!r} is not auto, HOST:PORT or ray://HOST:PORT") from exc
+
+
+def check_address(ray: ModuleType, address: str, *, timeout: float = CONNECT_TIMEOUT,
+                  ask_head: bool = True) -> None:
+    """Raise ExecutorError within about `timeout` seconds unless a Ray head answers at
+    `address`: its port must accept a connection and (`ask_head`) answer as a Ray GCS."""
+    if address.startswith(CLIENT_PREFIX):
+        if importlib.util.find_spec("grpc") is None:
+            raise MissingDependencyError(
+                f"Ray address {address!r} goes through Ray Client, which needs the 'ray[client]' "
+                f"extra: {CLIENT_INSTALL_HINT} (or give the head's HOST:PORT from a node of the "
+                "cluster)")
+        target, ask_head = address[len(CLIENT_PREFIX):], False  # a Ray Client server, no GCS
+    else:
+        target = _gcs_address(ray, address)
+        if not target:
+            return
+    shown = address if target == address or address.startswith(CLIENT_PREFIX) \
+        else f"{address} ({target})"
+    host, port = _split_host_port(target, address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (
+            exc.strerror or type(exc).__name__).lower()
+        raise ExecutorError(
+            f"cannot reach the Ray cluster at {shown}: {reason}; is `ray start --head` running "
+            "there, and is the port open from this machine?") from None
+    if ask_head:
+        problem = _ask_gcs(target, timeout)
+        if problem:
+            raise ExecutorError(f"cannot attach to the Ray cluster at {shown}: {problem}")
+
+
+# Run in a child interpreter: Ray's GCS client retries past its own timeout and logs each
+# retry from C++ straight to stderr, so only a process of its own can be bounded and silenced.
+_ASK_GCS = """
+import sys
+try:
+    from ray._raylet import InnerGcsClient
+except ImportError:
+    sys.exit(3)
+try:
+    InnerGcsClient.standalone(sys.argv[1], None, int(sys.argv[2]))
+except Exception as exc:
+    print((str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
+    sys.exit(1)
+"""
+
+
+def _ask_gcs(target: str, timeout: float) -> str:
+    """Why `target` is not a Ray GCS ("" when it is, or when this Ray cannot be asked)."""
+    limit = timeout + 5  # and the time to start Python and import Ray
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _ASK_GCS, target, str(int(timeout * 1000))],
+            capture_output=True, text=True, timeout=limit, check=False)
+    except subprocess.TimeoutExpired:
+        return f"no answer within {limit:g} s"
+    if done.returncode == 1:
+        return done.stdout.strip() or "not a Ray GCS"
+    return ""
 
 
 def _run_shard_task(task: ShardTask) -> ShardResult:
@@ -51,6 +154,12 @@ class RayExecutor(Executor):
         init_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._ray = _import_ray()
+        if address is not None:
+            address = address.strip()
+            if not address:
+                raise ExecutorError("the Ray address is empty; give auto, HOST:PORT or "
+                                    "ray://HOST:PORT")
+            check_address(self._ray, address)
         self.address = address
         self.num_cpus = num_cpus
         self.init_options = dict(init_options or {})
@@ -62,7 +171,7 @@ class RayExecutor(Executor):
             options: dict[str, Any] = {"include_dashboard": False, **self.init_options}
             if self.num_cpus is not None and self.address is None:
                 options["num_cpus"] = self.num_cpus
-            ray.init(address=self.address, **options)
+            self._init(options)
         try:
             remote = ray.remote(num_cpus=1)(_run_shard_task)
             positions = {remote.remote(task): position for position, task in enumerate(tasks)}
@@ -79,6 +188,20 @@ class RayExecutor(Executor):
         finally:
             if started_here:
                 ray.shutdown()
+
+    def _init(self, options: dict[str, Any]) -> None:
+        ray = self._ray
+        if self.address is None:
+            ray.init(**options)
+            return
+        # The cluster may have gone since the executor was made.
+        check_address(ray, self.address, ask_head=False)
+        try:
+            ray.init(address=self.address, **options)
+        except (ConnectionError, RuntimeError) as exc:  # RuntimeError: a Ray version mismatch
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise ExecutorError(f"cannot attach to the Ray cluster at {self.address}: "
+                                f"{first}") from None
 
     def _collect(self, ref: Any, position: int, sink: ShardSink) -> None:
         ray = self._ray

@@ -26,6 +26,7 @@ from processing.executor import (
 from processing.pipeline import ShardResult, ShardTask, StageSpec
 from processing.stage import MissingDependencyError, Stage, register
 from processing.types import AttributeValue, Document
+from tests.ray_cluster import NODE_DIR_ENV, ray_cluster  # noqa: F401  (a fixture)
 
 HERE = __name__
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +45,11 @@ class SlowLettersStage(Stage):
         self.crash_on = crash_on
         if pid_dir:  # lets a test find the worker processes; never part of the output
             Path(pid_dir, str(os.getpid())).touch()
+        node_dir = os.environ.get(NODE_DIR_ENV)
+        if node_dir:  # a worker of the test cluster: say on which Ray node this shard runs
+            import ray
+
+            Path(node_dir, ray.get_runtime_context().get_node_id()).touch()
 
     def measure(self, doc: Document) -> dict[str, AttributeValue]:
         if self.crash_on and doc.id == self.crash_on:
@@ -317,30 +323,42 @@ def test_ray_executor_without_ray_says_what_to_install(tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_executor_writes_the_same_bytes_as_local(tmp_path):
-    ray = pytest.importorskip("ray")
+def test_ray_executor_on_a_two_node_cluster_writes_the_same_bytes_as_local(
+        tmp_path, ray_cluster, monkeypatch):  # noqa: F811  (the fixture)
+    import ray
     from ray.job_config import JobConfig
 
     from processing.executor import RayExecutor
 
     assert not ray.is_initialized()
-    inputs = make_shards(tmp_path / "in", n_shards=3)
-    local = tasks_for(inputs, tmp_path / "local")
-    on_ray = tasks_for(inputs, tmp_path / "ray")
+    inputs = make_shards(tmp_path / "in", n_shards=4)
+    # A little work per document, so that shards overlap and the head's one CPU is busy when
+    # the next shard is placed: Ray then sends it to the other node.
+    stages = ("quality_v1", letters(delay=0.005))
+    local = tasks_for(inputs, tmp_path / "local", *stages)
+    on_ray = tasks_for(inputs, tmp_path / "ray", *stages)
     LocalExecutor(workers=2).run(local)
     # One more shard that fails on Ray: it is reported with its own error, the others finish.
     broken = tasks_for(inputs[:1], tmp_path / "broken", letters(crash_on="t/00-0003"))
     rec = Recorder()
-    executor = RayExecutor(num_cpus=2, init_options={
+    # "auto" finds the cluster through RAY_ADDRESS, as on a node of a real cluster.
+    ray_cluster.driver_env(monkeypatch)
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster.address)
+    ray_cluster.clear_recorded_nodes()
+    executor = RayExecutor(address="auto", init_options={
         "log_to_driver": False,
-        # Ray workers see the driver's cwd; this makes the test module importable from any.
+        # The test module is not installed: its folder goes on the workers' import path.
         "job_config": JobConfig(code_search_path=[str(ROOT)]),
     })
-    with pytest.raises(ShardsFailedError, match="1 of 4 shards failed") as caught:
+    with pytest.raises(ShardsFailedError, match="1 of 5 shards failed") as caught:
         executor.run([*on_ray, *broken], done=rec)
     report = caught.value.report
     assert "RuntimeError: bug on t/00-0003" in report.failed[0].error
     assert digests(on_ray) == digests(local)
     assert [r.output_path for r in report.completed] == [t.output_path for t in on_ray]
     assert sorted(r.output_path for r in rec.results) == [t.output_path for t in on_ray]
-    assert not ray.is_initialized()  # we started it, so we stopped it
+    # Shards ran on both nodes of the cluster, each a raylet of its own.
+    assert ray_cluster.recorded_nodes() == set(ray_cluster.node_ids)
+    assert len(ray_cluster.node_ids) == 2
+    assert not ray.is_initialized()  # we attached, so we detached
+    assert all(p.poll() is None for p in ray_cluster.processes)  # and the cluster runs on
