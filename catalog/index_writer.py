@@ -4,9 +4,9 @@ Postgres, executemany elsewhere — the one bulk writer."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from catalog.models import Document
@@ -25,9 +25,17 @@ DOCUMENT_COLUMNS = tuple(name for name, _ in DOCUMENT_COPY_TYPES)
 
 def copy_rows(session: Session, table: Any, copy_types: Sequence[tuple[str, str]],
               rows: Iterable[dict[str, Any]], *, batch: int = 5000) -> int:
-    """Insert rows into `table` in the session's transaction: binary COPY on Postgres,
-    executemany in batches elsewhere; `copy_types` names the columns and their Postgres types.
-    Returns how many rows went in."""
+    """Insert rows (dicts) into `table` in the session's transaction: binary COPY on
+    Postgres, executemany in batches elsewhere; `copy_types` names the columns and their
+    Postgres types. Returns how many rows went in."""
+    columns = [name for name, _ in copy_types]
+    return copy_tuples(session, table, copy_types,
+                       (tuple(row.get(c) for c in columns) for row in rows), batch=batch)
+
+
+def copy_tuples(session: Session, table: Any, copy_types: Sequence[tuple[str, str]],
+                rows: Iterable[tuple[Any, ...]], *, batch: int = 5000) -> int:
+    """`copy_rows` for rows given as tuples in `copy_types`' column order."""
     columns = [name for name, _ in copy_types]
     conn = session.connection()
     n = 0
@@ -38,18 +46,23 @@ def copy_rows(session: Session, table: Any, copy_types: Sequence[tuple[str, str]
                           "(FORMAT BINARY)") as copy:
                 copy.set_types([t for _, t in copy_types])
                 for row in rows:
-                    copy.write_row(tuple(row.get(c) for c in columns))
+                    copy.write_row(row)
                     n += 1
         return n
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append({c: row.get(c) for c in columns})
-        if len(chunk) >= batch:
-            session.execute(insert(table), chunk)
-            n += len(chunk)
-            chunk = []
-    if chunk:
-        session.execute(insert(table), chunk)
+    # Elsewhere (SQLite): the driver's executemany over tuples, each value through the
+    # column type's own bind processor (what SQLAlchemy's insert would apply), without the
+    # per-row cost of SQLAlchemy compiling a dict of parameters.
+    dialect = conn.dialect
+    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    convert = any(p is not None for p in processors)
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
+    rows = iter(rows)
+    while chunk := list(islice(rows, batch)):
+        if convert:
+            chunk = [tuple(v if p is None or v is None else p(v)
+                           for v, p in zip(row, processors, strict=True)) for row in chunk]
+        conn.exec_driver_sql(sql, chunk)
         n += len(chunk)
     return n
 

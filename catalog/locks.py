@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import time
 from pathlib import Path
 
 from sqlalchemy import text
@@ -64,11 +65,15 @@ class NamedLock:
         self._fd = fd
         return True
 
-    def acquire(self, holder: str | None = None) -> None:
-        """Take the lock or raise `Busy` naming who holds it."""
-        if not self.try_acquire():
-            raise Busy(f"{self.name} is busy: {holder or 'another govcat command holds it'}; "
-                       "wait for it to finish, or stop it and run this again")
+    def acquire(self, holder: str | None = None, *, wait: float = 0) -> None:
+        """Take the lock, trying for up to `wait` seconds, or raise `Busy` naming who holds
+        it."""
+        deadline = time.monotonic() + wait
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise Busy(f"{self.name} is busy: {holder or 'another govcat command holds it'}"
+                           "; wait for it to finish, or stop it and run this again")
+            time.sleep(0.05)
 
     def release(self) -> None:
         if self._conn is not None:

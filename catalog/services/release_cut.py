@@ -22,20 +22,23 @@ kept in the cut's run record and reused. See docs/release-format.md.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from catalog.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound
-from catalog.index_writer import copy_rows
+from catalog.index_writer import copy_tuples
 from catalog.models import (
     AuditHead,
     Document,
@@ -62,6 +65,7 @@ from policies.taxonomy import load_taxonomy
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 VERSION = re.compile(r"(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})")
 PASSING = ("keep", "redact")
+DEDUP_LOCK_WAIT = 3600.0  # seconds a cut waits for another cut's dedup index update
 Progress = Callable[[str, int], None]
 
 
@@ -135,29 +139,37 @@ class _Cut:
         pii = [p for s, p in self.logs if s == "pii"]
         if not pii:
             raise InvalidInput(f"run {self.run_id} has no pii decisions; it cannot be released")
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         table = decision_log.read(self.layout.absolute(pii[0]), columns=[
-            "id", "effect", "redact", "placeholder", "redact_spans"]).to_pydict()
+            "id", "effect", "redact", "placeholder", "redact_spans"])
+        kept = table.column("id").filter(
+            pc.is_in(table.column("effect"), pa.array(PASSING))).to_pylist()
         self.redactions: dict[str, tuple[list[str], str, list[dict]]] = {}
-        kept: list[str] = []
-        for i, effect in enumerate(table["effect"]):
-            if effect not in PASSING:
-                continue
-            doc_id = table["id"][i]
-            kept.append(doc_id)
-            spans = (table.get("redact_spans") or [None] * len(table["id"]))[i] or []
-            if effect == "redact" and spans:
-                self.redactions[doc_id] = (table["redact"][i] or [],
-                                           (table.get("placeholder") or [None])[i]
-                                           or "|||{type}|||", spans)
-        self.index: dict[str, tuple] = {}
-        for start in range(0, len(kept), 5000):
-            chunk = kept[start:start + 5000]
-            for row in session.execute(select(
-                    Document.id, Document.source_id, Document.url, Document.host,
-                    Document.concluded_license, Document.declared_license, Document.n_tokens,
-                    Document.collected_at, Document.shard_id, Document.content_sha256)
-                    .where(Document.id.in_(chunk))):
-                self.index[row[0]] = tuple(row[1:])
+        redacts = table.filter(pc.equal(table.column("effect"), "redact")).to_pylist()
+        for row in redacts:
+            if row["redact_spans"]:
+                self.redactions[row["id"]] = (row["redact"] or [], row["placeholder"]
+                                              or "|||{type}|||", row["redact_spans"])
+        # Core rows, not ORM entities: the ORM's row loading costs more than the query.
+        columns = Document.__table__.c
+        query = select(columns.id, columns.source_id, columns.url, columns.host,
+                       columns.concluded_license, columns.declared_license, columns.n_tokens,
+                       columns.collected_at, columns.shard_id, columns.content_sha256)
+        connection = session.connection()
+        rows: list[Any] = []
+        indexed = session.execute(select(func.coalesce(func.sum(Shard.n_docs), 0)).where(
+            Shard.kind == "documents")).scalar_one()
+        if len(kept) * 2 >= indexed:
+            # Most of the index is kept: one scan is cheaper than a lookup per document.
+            wanted = set(kept)
+            rows = [r for r in connection.execute(query).all() if r[0] in wanted]
+        else:
+            for start in range(0, len(kept), 5000):
+                rows += connection.execute(query.where(columns.id.in_(
+                    kept[start:start + 5000]))).all()
+        self.index: dict[str, Any] = dict(zip([r[0] for r in rows], rows, strict=True))
         missing = [d for d in kept if d not in self.index]
         if missing:
             raise IntegrityError(f"run {self.run_id} keeps {len(missing)} document(s) the "
@@ -165,23 +177,15 @@ class _Cut:
         self.kept = kept
         self.sources = {s.id: s for s in session.execute(select(Source)).scalars()}
         self.policy = session.get(StoredPolicy, self.run.policy_id)
-        shard_ids = sorted({v[7] for v in self.index.values() if v[7] is not None})
+        shard_ids = sorted({v[_SHARD] for v in rows if v[_SHARD] is not None})
         self.shards = {sh.id: sh for sh in session.execute(
             select(Shard).where(Shard.id.in_(shard_ids))).scalars()}
-        self.languages = self._languages(session)
-
-    def _languages(self, session) -> dict[str, str]:
-        paths = session.execute(select(Shard.path).where(
+        self.language_files = [str(self.layout.absolute(p)) for p in session.execute(
+            select(Shard.path).where(Shard.run_id == self.run_id, Shard.kind == "attributes",
+                                     Shard.stage == "langid")).scalars()]
+        self.dedup_attributes = session.execute(select(Shard.path).where(
             Shard.run_id == self.run_id, Shard.kind == "attributes",
-            Shard.stage == "langid")).scalars().all()
-        if not paths:
-            return {}
-        import duckdb
-
-        files = [str(self.layout.absolute(p)) for p in paths]
-        rows = duckdb.connect().execute(
-            "select id, lang from read_parquet(?, union_by_name=true)", [files]).fetchall()
-        return dict(rows)
+            Shard.stage == "dedup")).scalars().first()
 
     def _optouts(self, session, as_of: datetime) -> dict[str, list[str]]:
         matcher = OptOutMatcher.load(session, as_of=as_of)
@@ -189,7 +193,8 @@ class _Cut:
             return {}
         out = {}
         for doc_id in self.kept:
-            _, url, host, *_, sha = self.index[doc_id]
+            row = self.index[doc_id]
+            url, host, sha = row[_URL], row[_HOST], row[_SHA]
             ids = matcher.match(doc_id=doc_id, host=host, url=url, content_sha256=sha)
             if ids:
                 out[doc_id] = sorted(set(ids), key=lambda r: int(r.split("-")[1]))
@@ -197,80 +202,159 @@ class _Cut:
 
     # ------------------------------------------------------------------ writing
     def _texts(self, ids: Sequence[str]):
-        """(id, text) of `ids` in id order, read from the document shards by DuckDB."""
+        """(id, text, language) batches of `ids` in id order: the text from the document
+        shards, the language from the run's langid attributes, joined by DuckDB."""
         import duckdb
         import pyarrow as pa
 
         if not ids:
             return
-        shard_ids = {self.index[d][7] for d in ids}
-        files = sorted(str(self.layout.absolute(self.shards[i].path)) for i in shard_ids)
+        files = sorted(str(self.layout.absolute(sh.path)) for sh in self.shards.values())
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
-        wanted = pa.table({"id": pa.array(sorted(ids), pa.string())})
-        con.register("wanted", wanted)
-        reader = con.sql(
-            "select d.id, d.text from read_parquet($files) d join wanted w on d.id = w.id "
-            "order by d.id", params={"files": files}).to_arrow_reader(4096)
-        for batch in reader:
-            cols = batch.to_pydict()
-            yield from zip(cols["id"], cols["text"], strict=True)
+        con.register("wanted", pa.table({"id": pa.array(ids, pa.string())}))
+        languages = ("select id, min(lang) as lang from read_parquet($langs, "
+                     "union_by_name=true) group by id" if self.language_files
+                     else "select null::varchar as id, null::varchar as lang limit 0")
+        params: dict[str, Any] = {"files": files}
+        if self.language_files:
+            params["langs"] = self.language_files
+        yield from con.sql(
+            "select d.id, d.text, l.lang from read_parquet($files) d "
+            f"join wanted w on d.id = w.id left join ({languages}) l on l.id = d.id "
+            "order by d.id", params=params).to_arrow_reader(8192)
+
+    def _columns(self, ids: list[str]) -> tuple[dict[str, Any], list[Any]]:
+        """The released rows' columns but the text, from the catalog's index, in `ids` order,
+        as Arrow arrays of the shard schema; and the hosts (for the counts)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from reports.release_files import SHARD_SCHEMA, metadata_json
+
+        if not ids:
+            return {name: pa.array([], SHARD_SCHEMA.field(name).type)
+                    for name in SHARD_SCHEMA.names if name not in ("text", "language")}, []
+        rows = [self.index[d] for d in ids]
+        (_, source_ids, urls, hosts, concluded, declared, n_tokens, collected, *_) = zip(
+            *rows, strict=True)
+        known = sorted(self.sources)
+        slugs = pa.array([self.sources[i].slug for i in known], pa.string())
+        # One JSON text per distinct (host, declared licence), taken per row.
+        host_codes = pa.array(hosts, pa.string()).dictionary_encode(null_encoding="encode")
+        licence_codes = pa.array(declared, pa.string()).dictionary_encode(
+            null_encoding="encode")
+        width = len(licence_codes.dictionary)
+        pairs, which = np.unique(host_codes.indices.to_numpy() * width
+                                 + licence_codes.indices.to_numpy(), return_inverse=True)
+        texts = [metadata_json({"host": host_codes.dictionary[int(p) // width].as_py(),
+                                "declared_license": licence_codes.dictionary[
+                                    int(p) % width].as_py()}, ids[0]) for p in pairs]
+        columns = {
+            "id": pa.array(ids, pa.string()),
+            "source": slugs.take(pc.index_in(pa.array(source_ids, pa.int64()),
+                                             value_set=pa.array(known, pa.int64()))),
+            "url": pa.array(urls, pa.string()),
+            "license": pa.array([c or d for c, d in zip(concluded, declared, strict=True)],
+                                pa.string()),
+            "n_tokens": pc.fill_null(pa.array(n_tokens, pa.int64()), 0),
+            "collected_at": pa.array(collected, SHARD_SCHEMA.field("collected_at").type),
+            "metadata": pa.array(texts, pa.string()).take(pa.array(which.ravel())),
+        }
+        return columns, list(hosts)
 
     def _write(self, staging: Path, released: list[str]) -> dict[str, Any]:
-        from processing.stages.pii import redact
-        from reports.release_files import DEFAULT_SHARD_BYTES, ReleaseShardWriter
+        """Text shards and index, a batch at a time: the catalog's columns joined by position
+        with the texts DuckDB reads in id order; only redacted documents are touched in Python."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        taxonomy = load_taxonomy()
-        counts: dict[str, Counter] = {k: Counter() for k in (
-            "by_source", "by_license", "by_license_class", "by_language", "by_host")}
-        tokens_by: dict[str, Counter] = {k: Counter() for k in counts}
+        from processing.stages.pii import redact
+        from reports.release_files import (
+            DEFAULT_SHARD_BYTES,
+            ReleaseShardWriter,
+            metadata_json,
+        )
+
+        ids = sorted(released)
+        columns, hosts = self._columns(ids)
         redacted: Counter = Counter()
-        classes: dict[str | None, str] = {}
         self.released_tokens: dict[str, int] = {}  # only where redaction changed the count
+        tokens = columns["n_tokens"].to_numpy().copy()  # redacted documents' counts change
+        to_redact = pa.array(sorted(self.redactions), pa.string())
+        languages: list[Any] = []
         seen = 0
         with ReleaseShardWriter(staging, shard_bytes=self.shard_bytes
                                 or DEFAULT_SHARD_BYTES) as writer:
-            for doc_id, text in self._texts(released):
-                source_id, url, host, concluded, declared, n_tokens, collected, *_ = (
-                    self.index[doc_id])
-                metadata: dict[str, Any] = {"host": host, "declared_license": declared}
-                if doc_id in self.redactions:
-                    types, placeholder, spans = self.redactions[doc_id]
-                    text = redact(text, spans, types, placeholder, doc_id=doc_id)
-                    per_type = Counter(s["type"] for s in spans)
-                    redacted.update(per_type)
-                    metadata["redacted"] = dict(sorted(per_type.items()))
-                    n_tokens = count_tokens(text)
-                    self.released_tokens[doc_id] = n_tokens
-                slug = self.sources[source_id].slug
-                licence = concluded or declared
-                language = self.languages.get(doc_id)
-                writer.add({"id": doc_id, "text": text, "source": slug, "url": url,
-                            "license": licence, "language": language,
-                            "n_tokens": int(n_tokens or 0), "collected_at": as_utc(collected),
-                            "metadata": metadata})
-                klass = classes.get(licence)
-                if klass is None:
-                    klass = classes[licence] = taxonomy.classify(
-                        licence or "LicenseRef-Unknown").use
-                for key, value in (("by_source", slug), ("by_license", licence or "(none)"),
-                                   ("by_license_class", klass),
-                                   ("by_language", language or "(unknown)"),
-                                   ("by_host", host or "(none)")):
-                    counts[key][value] += 1
-                    tokens_by[key][value] += int(n_tokens or 0)
-                seen += 1
-                if self.progress and seen % 1000 == 0:
-                    self.progress("write", 1000)
+            for batch in self._texts(ids):
+                n = batch.num_rows
+                batch_ids = batch.column(0)
+                meta = {k: v.slice(seen, n) for k, v in columns.items()}
+                if n and not (batch_ids.equals(meta["id"])):
+                    raise IntegrityError("the document shards do not hold the kept documents "
+                                         "once each; run `govcat verify --deep`")
+                text = batch.column(1)
+                meta["language"] = batch.column(2)
+                languages.append(meta["language"])
+                touched = np.flatnonzero(pc.is_in(batch_ids, value_set=to_redact).to_numpy(
+                    zero_copy_only=False)).tolist()
+                if touched:
+                    texts = text.to_pylist()
+                    row_tokens = meta["n_tokens"].to_pylist()
+                    row_meta = meta["metadata"].to_pylist()
+                    for i in touched:
+                        doc_id = ids[seen + i]
+                        types, placeholder, spans = self.redactions[doc_id]
+                        texts[i] = redact(texts[i], spans, types, placeholder, doc_id=doc_id)
+                        per_type = Counter(s["type"] for s in spans)
+                        redacted.update(per_type)
+                        row_meta[i] = metadata_json(
+                            {**json.loads(row_meta[i]), "redacted": dict(sorted(
+                                per_type.items()))}, doc_id)
+                        row_tokens[i] = tokens[seen + i] = count_tokens(texts[i])
+                        self.released_tokens[doc_id] = row_tokens[i]
+                    text = pa.array(texts, pa.large_string())
+                    meta["n_tokens"] = pa.array(row_tokens, pa.int64())
+                    meta["metadata"] = pa.array(row_meta, pa.string())
+                writer.add_batch(pa.table({**meta, "text": text}))
+                seen += n
+                if self.progress:
+                    self.progress("write", n)
             files = writer.finish()
-        if self.progress:
-            self.progress("write", seen % 1000)
         if seen != len(released):
             raise IntegrityError(f"read {seen} of {len(released)} kept documents from their "
                                  "shards; run `govcat verify --deep`")
-        summary = {k: {v: {"documents": counts[k][v], "tokens": tokens_by[k][v]}
-                       for v in sorted(counts[k])} for k in counts}
-        return {"files": files, "counts": summary, "redacted": dict(sorted(redacted.items()))}
+        columns["language"] = pa.chunked_array(languages, pa.string()).combine_chunks()
+        return {"files": files, "counts": self._counts(columns, hosts, pa.array(tokens)),
+                "redacted": dict(sorted(redacted.items()))}
+
+    @staticmethod
+    def _counts(columns: dict[str, Any], hosts: list[Any], tokens: Any) -> dict[str, Any]:
+        """Documents and tokens by source, licence, licence class, language and host."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        taxonomy = load_taxonomy()
+        licences = pc.fill_null(columns["license"], "(none)")
+        names = pc.unique(licences)
+        classes = pa.array([taxonomy.classify(v if v != "(none)" else "LicenseRef-Unknown").use
+                            for v in names.to_pylist()], pa.string())
+        table = pa.table({
+            "by_source": columns["source"], "by_license": licences,
+            "by_license_class": classes.take(pc.index_in(licences, value_set=names)),
+            "by_language": pc.fill_null(columns["language"], "(unknown)"),
+            "by_host": pc.fill_null(pa.array(hosts, pa.string()), "(none)"),
+            "tokens": tokens.cast(pa.int64())})
+        summary: dict[str, Any] = {}
+        for name in table.column_names[:-1]:
+            grouped = table.group_by(name).aggregate(
+                [(name, "count"), ("tokens", "sum")]).to_pydict()
+            summary[name] = {k: {"documents": d, "tokens": t} for k, d, t in sorted(
+                zip(grouped[name], grouped[f"{name}_count"], grouped["tokens_sum"],
+                    strict=True))}
+        return summary
 
     def _decisions_file(self, staging: Path) -> Any:
         import pyarrow as pa
@@ -300,7 +384,6 @@ class _Cut:
 
     # ------------------------------------------------------------------ main
     def run(self) -> CutResult:
-        from reports.manifest import FORMAT, canonical_sha256, write_manifest
 
         check_name(self.name, self.version)
         final = self.layout.release(self.name, self.version)
@@ -329,42 +412,71 @@ class _Cut:
             staging = self.layout.release_staging(self.name, self.version)
             shutil.rmtree(staging, ignore_errors=True)  # a killed attempt's, under our lock
             staging.mkdir(parents=True)
-            written = self._write(staging, released)
-            files = written["files"]
-            extra = [("decisions", self._decisions_file(staging)),
-                     ("excluded", self._excluded_file(staging, excluded))]
-            entries = [f.to_dict() for f in files.files] + [
-                {"path": Path(w.path).name, "kind": kind, "sha256": w.sha256,
-                 "bytes": w.n_bytes, "documents": w.n_rows, "tokens": 0}
-                for kind, w in extra]
-            manifest = self._manifest(FORMAT, canonical_sha256, life, files, written,
-                                      entries, excluded)
-            write_manifest(staging, manifest)
-            manifest_sha = file_sha256(staging / "manifest.json")
             if existing is not None:
-                same = (existing.merkle_root == files.merkle_root and self._same_files(
-                    session_files=existing.id, entries=entries))
-                shutil.rmtree(staging, ignore_errors=True)
-                if not same:
-                    raise AlreadyExists(
-                        f"release {self.name}@{self.version} exists with other content (opt-"
-                        "outs or shards changed since); cut a new version")
-                self._ensure_dedup_index(existing.id)
-                life.stats = {"already_cut": True}
-                return CutResult(self.name, self.version, final, self.run_id,
-                                 existing.documents, existing.tokens, len(excluded),
-                                 existing.merkle_root, False)
-            if final.exists():  # renamed into place by a killed cut, never recorded
-                shutil.rmtree(final)
-            _fsync_tree(staging)
-            os.rename(staging, final)
-            release_id = self._record(life, final, manifest, manifest_sha, files, entries,
-                                      released, excluded, created_at)
-            self._ensure_dedup_index(release_id)
-            life.stats = {"documents": files.documents, "tokens": files.tokens,
-                          "excluded": len(excluded)}
-            life.end_audit = {"release": f"{self.name}@{self.version}",
-                              "documents": files.documents, "merkle_root": files.merkle_root}
+                return self._again(life, final, staging, released, excluded, existing)
+            with ThreadPoolExecutor(1, thread_name_prefix="dedup-index") as pool:
+                update = pool.submit(self._dedup_update, released)
+                try:
+                    return self._finish(life, final, staging, released, excluded,
+                                        created_at, update)
+                finally:
+                    if update.exception() is None and update.result() is not None:
+                        update.result().lock.release()  # a no-op once committed
+
+    def _again(self, life, final: Path, staging: Path, released: list[str],
+               excluded: dict[str, list[str]], existing: Release) -> CutResult:
+        """The release is recorded already: the same content is a no-op (its dedup index
+        update completed if a kill cut it short), other content is refused."""
+        files, entries, _, _ = self._release_files(life, staging, released, excluded)
+        same = (existing.merkle_root == files.merkle_root and self._same_files(
+            session_files=existing.id, entries=entries))
+        shutil.rmtree(staging, ignore_errors=True)
+        if not same:
+            raise AlreadyExists(
+                f"release {self.name}@{self.version} exists with other content (opt-"
+                "outs or shards changed since); cut a new version")
+        self._ensure_dedup_index(existing.id)
+        life.stats = {"already_cut": True}
+        return CutResult(self.name, self.version, final, self.run_id,
+                         existing.documents, existing.tokens, len(excluded),
+                         existing.merkle_root, False)
+
+    def _release_files(self, life, staging: Path, released: list[str],
+                       excluded: dict[str, list[str]]):
+        """Text shards, index, decision log, exclusions and manifest, in the staging folder."""
+        from reports.manifest import FORMAT, canonical_sha256, write_manifest
+
+        written = self._write(staging, released)
+        files = written["files"]
+        extra = [("decisions", self._decisions_file(staging)),
+                 ("excluded", self._excluded_file(staging, excluded))]
+        entries = [f.to_dict() for f in files.files] + [
+            {"path": Path(w.path).name, "kind": kind, "sha256": w.sha256,
+             "bytes": w.n_bytes, "documents": w.n_rows, "tokens": 0}
+            for kind, w in extra]
+        manifest = self._manifest(FORMAT, canonical_sha256, life, files, written,
+                                  entries, excluded)
+        write_manifest(staging, manifest)
+        return files, entries, manifest, file_sha256(staging / "manifest.json")
+
+    def _finish(self, life, final: Path, staging: Path, released: list[str],
+                excluded: dict[str, list[str]], created_at: datetime, update) -> CutResult:
+        """A first cut: write, rename into place, record, then commit the dedup index update
+        `update` (a future of `_dedup_update`) prepared meanwhile."""
+        files, entries, manifest, manifest_sha = self._release_files(
+            life, staging, released, excluded)
+        if final.exists():  # renamed into place by a killed cut, never recorded
+            shutil.rmtree(final)
+        _fsync_tree(staging)
+        os.rename(staging, final)
+        self._record(life, final, manifest, manifest_sha, files, entries, released, excluded,
+                     created_at)
+        if update.result() is not None:
+            update.result().commit(self.layout.dedup_index)
+        life.stats = {"documents": files.documents, "tokens": files.tokens,
+                      "excluded": len(excluded)}
+        life.end_audit = {"release": f"{self.name}@{self.version}",
+                          "documents": files.documents, "merkle_root": files.merkle_root}
         return CutResult(self.name, self.version, final, self.run_id, files.documents,
                          files.tokens, len(excluded), files.merkle_root, True, manifest)
 
@@ -378,7 +490,7 @@ class _Cut:
 
             requests = {f"optout-{r.id}": r for r in s.execute(select(OptOutRequest)).scalars()}
         config = {k: v for k, v in (run.config or {}).items() if k != "owner"}
-        source_ids = sorted({v[0] for v in self.index.values()})
+        source_ids = sorted({v[_SOURCE] for v in self.index.values()})
         return {
             "format": fmt,
             "name": self.name,
@@ -425,8 +537,6 @@ class _Cut:
         import pyarrow.parquet as pq
 
         index = pq.read_table(final / "index.parquet", columns=["id", "content_sha256"])
-        shas = dict(zip(index.column("id").to_pylist(),
-                        index.column("content_sha256").to_pylist(), strict=True))
         with self.catalog.uow() as uow:
             release = Release(
                 name=self.name, version=self.version, description=self.description,
@@ -443,10 +553,13 @@ class _Cut:
                 {"release_id": release.id, "path": e["path"], "kind": e["kind"],
                  "sha256": e["sha256"], "n_bytes": e["bytes"], "documents": e["documents"],
                  "tokens": e["tokens"]} for e in entries])
-            copy_rows(uow.session, ReleaseMember.__table__, MEMBER_COPY_TYPES, (
-                {"release_id": release.id, "document_id": d, "content_sha256": shas[d],
-                 "n_tokens": self.released_tokens.get(d, int(self.index[d][5] or 0))}
-                for d in released))
+            index_ids = index.column("id").to_pylist()
+            changed = self.released_tokens  # redaction changed these documents' counts
+            tokens = [changed[d] if d in changed else self.index[d][_TOKENS] or 0
+                      for d in index_ids]
+            copy_tuples(uow.session, ReleaseMember.__table__, MEMBER_COPY_TYPES, zip(
+                repeat(release.id), index_ids, index.column("content_sha256").to_pylist(),
+                tokens))
             if excluded:
                 uow.session.execute(insert(ReleaseExclusion.__table__), [
                     {"release_id": release.id, "document_id": d, "reason": "optout",
@@ -460,45 +573,84 @@ class _Cut:
             return release.id
 
     def _ensure_dedup_index(self, release_id: int) -> None:
-        """Add the release's documents to the dedup index (those not in it yet), so later
-        runs drop near-copies of what was released."""
+        """Add the documents of a release cut before (those not in the index yet)."""
+        members_table = ReleaseMember.__table__
+        with self.catalog.session() as s:
+            members = s.connection().execute(select(members_table.c.document_id).where(
+                members_table.c.release_id == release_id)).scalars().all()
+        update = self._dedup_update(members)
+        if update is not None:
+            update.commit(self.layout.dedup_index)
+
+    def _dedup_update(self, members: Sequence[str]) -> _DedupUpdate | None:
+        """The dedup index with `members` added (those not in it yet), in memory, under the
+        index's lock (held until the update is committed or dropped); None if none to add.
+
+        Runs on a thread while the release is written: it reads only the run's signatures and
+        the index, and nothing is saved before the release is recorded, so later runs drop
+        near-copies of what was released, never of what a failed cut did not release."""
         import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         from catalog.locks import NamedLock
         from catalog.services.process import SIGNATURE_COLUMN
         from processing.dedup import DedupIndex, DedupParams
 
-        with self.catalog.session() as s:
-            members = set(s.execute(select(ReleaseMember.document_id).where(
-                ReleaseMember.release_id == release_id)).scalars())
-            path = s.execute(select(Shard.path).where(
-                Shard.run_id == self.run_id, Shard.kind == "attributes",
-                Shard.stage == "dedup")).scalars().first()
-        if not members or path is None:
-            return
-        attrs = self.layout.absolute(path)
+        if not members or self.dedup_attributes is None:
+            return None
+        attrs = self.layout.absolute(self.dedup_attributes)
         if SIGNATURE_COLUMN not in pq.read_schema(attrs).names:
-            return  # a run from before signatures were kept: nothing to add from
+            return None  # a run from before signatures were kept: nothing to add from
         table = pq.read_table(attrs, columns=["id", SIGNATURE_COLUMN])
+        table = table.filter(pc.is_in(table.column("id"), pa.array(members, pa.string())))
         params = DedupParams()
-        with NamedLock(self.catalog, "dedup-index"):
+        lock = NamedLock(self.catalog, "dedup-index")
+        lock.acquire("another release cut is adding to it", wait=DEDUP_LOCK_WAIT)
+        try:
             index = DedupIndex.open(self.layout.dedup_index, params)
+            if len(index):
+                present, _ = index.find_ids(table.column("id").to_pylist())
+                if len(present):
+                    keep = np.ones(table.num_rows, bool)
+                    keep[present] = False
+                    table = table.filter(pa.array(keep))
+            if not table.num_rows:
+                lock.release()
+                return None
             ids = table.column("id").to_pylist()
-            present, _ = index.find_ids(ids) if len(index) else (np.array([], int), None)
-            skip = {ids[int(i)] for i in present}
-            chosen = [i for i, d in enumerate(ids) if d in members and d not in skip]
-            if not chosen:
-                return
-            raw = table.column(SIGNATURE_COLUMN).to_pylist()
-            sigs = np.frombuffer(b"".join(raw[i] for i in chosen), dtype="<u4").reshape(
-                len(chosen), params.num_perm).astype(np.uint32)
-            chosen_ids = [ids[i] for i in chosen]
-            index.add(chosen_ids, [as_utc(self.index[d][6]) for d in chosen_ids], sigs,
-                      [self.index[d][8] for d in chosen_ids])
-            index.save(self.layout.dedup_index)
+            column = table.column(SIGNATURE_COLUMN).combine_chunks()
+            if pa.types.is_fixed_size_binary(column.type) and column.null_count == 0:
+                width = column.type.byte_width
+                raw = np.frombuffer(column.buffers()[1], dtype=np.uint8)[
+                    column.offset * width:(column.offset + len(column)) * width]
+            else:
+                raw = np.frombuffer(b"".join(column.to_pylist()), dtype=np.uint8)
+            sigs = raw.view("<u4").reshape(len(ids), params.num_perm).astype(np.uint32)
+            rows = [self.index[d] for d in ids]
+            index.add(ids, [as_utc(r[_COLLECTED]) for r in rows], sigs,
+                      [r[_SHA] for r in rows])
+        except BaseException:
+            lock.release()
+            raise
+        return _DedupUpdate(index, lock)
 
 
+@dataclass
+class _DedupUpdate:
+    index: Any  # processing.dedup.DedupIndex with the release's documents added
+    lock: Any  # catalog.locks.NamedLock, held
+
+    def commit(self, path: Path) -> None:
+        try:
+            self.index.save(path)
+        finally:
+            self.lock.release()
+
+
+# Positions in a row of the catalog's index (`_Cut.index`), the id first.
+_SOURCE, _URL, _HOST, _CONCLUDED, _DECLARED, _TOKENS, _COLLECTED, _SHARD, _SHA = range(1, 10)
 MEMBER_COPY_TYPES = (("release_id", "int4"), ("document_id", "text"),
                      ("content_sha256", "text"), ("n_tokens", "int8"))
 

@@ -405,6 +405,31 @@ def test_redact_adjacent_spans_keep_their_own_placeholders() -> None:
     assert redact(text, spans, {"US_SSN"}, placeholder="[{type}]") == "[US_SSN][US_SSN]"
 
 
+def test_redact_gives_what_presidio_anonymizer_gives() -> None:
+    """The splice against presidio-anonymizer's replace operator, on random disjoint spans."""
+    import random
+
+    from presidio_anonymizer import AnonymizerEngine
+    from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
+
+    engine = AnonymizerEngine()
+    rng = random.Random(5)
+    types = ("EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN")
+    for _ in range(200):
+        text = "".join(rng.choice("ab cé\n@.") for _ in range(rng.randint(1, 60)))
+        cuts = sorted(rng.sample(range(len(text) + 1), min(len(text) + 1, 2 * rng.randint(0, 4))))
+        spans = [PiiSpan(rng.choice(types), a, b, 1.0)
+                 for a, b in zip(cuts[::2], cuts[1::2], strict=False) if a < b]
+        chosen = set(rng.sample(types, rng.randint(1, 3)))
+        wanted = [s for s in spans if s.type in chosen]
+        expected = engine.anonymize(
+            text=text, analyzer_results=[RecognizerResult(s.type, s.start, s.end, 1.0)
+                                         for s in wanted],
+            operators={t: OperatorConfig("replace", {"new_value": f"<{t}>"}) for t in chosen},
+            merge_entities_with_spaces=False).text
+        assert redact(text, spans, chosen, placeholder="<{type}>") == expected, (text, spans)
+
+
 @pytest.mark.parametrize(
     ("spans", "placeholder", "message"),
     [

@@ -178,3 +178,55 @@ def test_duckdb_and_datasets_read_the_shards_as_is(tmp_path):
     assert ds["id"] == [r["id"] for r in rows]
     assert ds["text"] == [r["text"] for r in rows]
     assert ds.features["n_tokens"].dtype == "int64"
+
+
+def _as_table(rows):
+    from reports.release_files import metadata_json
+
+    values = [{**r, "metadata": metadata_json(r.get("metadata"), r["id"])} for r in rows]
+    return pa.Table.from_pylist(values, schema=SHARD_SCHEMA)
+
+
+@pytest.mark.parametrize(("shard_bytes", "row_group_rows", "batch"),
+                         [(1500, 8, 7), (1, 3, 5), (10**9, 1000, 40), (700, 4, 1), (2500, 6, 13)])
+def test_batches_give_the_bytes_rows_give(tmp_path, shard_bytes, row_group_rows, batch):
+    rows = make_rows(60)
+    by_row = _write(tmp_path / "rows", rows, shard_bytes, row_group_rows)
+    table = _as_table(rows)
+    with ReleaseShardWriter(tmp_path / "batches", shard_bytes=shard_bytes,
+                            row_group_rows=row_group_rows) as w:
+        for start in range(0, len(rows), batch):
+            w.add_batch(table.slice(start, batch))
+        by_batch = w.finish()
+    assert by_batch == by_row
+    for f in by_row.files:
+        assert file_sha256(tmp_path / "batches" / f.path) == f.sha256, f.path
+
+
+def test_rows_and_batches_mix_in_order(tmp_path):
+    rows = make_rows(30)
+    expected = _write(tmp_path / "rows", rows)
+    table = _as_table(rows)
+    with ReleaseShardWriter(tmp_path / "mixed", shard_bytes=1500, row_group_rows=8) as w:
+        for row in rows[:5]:
+            w.add(row)
+        w.add_batch(table.slice(5, 20))
+        for row in rows[25:]:
+            w.add(row)
+        assert w.finish() == expected
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda t: t.slice(1).append_column("x", pa.array([1] * 29)).drop_columns(["url"]),
+     "lack the column"),
+    (lambda t: pa.concat_tables([t.slice(3), t.slice(0, 3)]), "increasing id order"),
+    (lambda t: t.set_column(6, "n_tokens", pa.array([-1] * 30, pa.int64())), "n_tokens"),
+    (lambda t: t.set_column(0, "id", pa.array(["a\x00"] * 30)), "NUL"),
+    (lambda t: t.set_column(1, "text", pa.array([None] * 30, pa.large_string())), "no text"),
+    (lambda t: t.set_column(6, "n_tokens", pa.array(["many"] * 30)), "shard schema"),
+])
+def test_bad_batches_are_refused(tmp_path, change, message):
+    table = change(_as_table(make_rows(30)))
+    with ReleaseShardWriter(tmp_path) as w, pytest.raises(ReleaseDataError, match=message):
+        w.add_batch(table)
+    assert not list(tmp_path.rglob("*.parquet"))
