@@ -79,12 +79,13 @@ def check_address(ray: ModuleType, address: str, *, timeout: float = CONNECT_TIM
     """Raise ExecutorError within about `timeout` seconds unless a Ray head answers at
     `address`: its port must accept a connection and (`ask_head`) answer as a Ray GCS."""
     if address.startswith(CLIENT_PREFIX):
+        target, ask_head = address[len(CLIENT_PREFIX):], False  # a Ray Client server, no GCS
+        _split_host_port(target, address)
         if importlib.util.find_spec("grpc") is None:
             raise MissingDependencyError(
                 f"Ray address {address!r} goes through Ray Client, which needs the 'ray[client]' "
                 f"extra: {CLIENT_INSTALL_HINT} (or give the head's HOST:PORT from a node of the "
                 "cluster)")
-        target, ask_head = address[len(CLIENT_PREFIX):], False  # a Ray Client server, no GCS
     else:
         target = _gcs_address(ray, address)
         if not target:

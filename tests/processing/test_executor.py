@@ -322,6 +322,39 @@ def test_ray_executor_without_ray_says_what_to_install(tmp_path):
     assert issubclass(MissingDependencyError, ImportError)
 
 
+def test_ray_executor_refuses_an_address_before_any_work(monkeypatch):
+    pytest.importorskip("ray")
+    import socket
+
+    from processing.executor import RayExecutor
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    # Ray itself would retry this address for minutes; the executor says so at once.
+    with pytest.raises(ExecutorError, match=rf"cannot reach the Ray cluster at 127\.0\.0\.1:{port}"
+                       r" .*connection refused"):
+        RayExecutor(address=f"127.0.0.1:{port}")
+    for bad in ("head-without-port", "host:notaport", "ray://"):
+        with pytest.raises(ExecutorError, match="is not auto, HOST:PORT or ray://HOST:PORT"):
+            RayExecutor(address=bad)
+    with pytest.raises(ExecutorError, match="the Ray address is empty"):
+        RayExecutor(address=" ")
+
+
+def test_a_ray_client_address_without_ray_client_says_what_to_install():
+    pytest.importorskip("ray")
+    import importlib.util
+
+    from processing.executor import RayExecutor
+
+    if importlib.util.find_spec("grpc") is not None:
+        pytest.skip("ray[client] is installed here")
+    with pytest.raises(MissingDependencyError, match=r"pip install 'ray\[client\]'"):
+        RayExecutor(address="ray://127.0.0.1:10001")
+
+
 @pytest.mark.slow
 def test_ray_executor_on_a_two_node_cluster_writes_the_same_bytes_as_local(
         tmp_path, ray_cluster, monkeypatch):  # noqa: F811  (the fixture)
