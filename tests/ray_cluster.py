@@ -49,6 +49,7 @@ class RayCluster:
     node_ids: list[str] = field(default_factory=list)  # the two nodes, alive
     processes: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    remove_temp_dir: bool = False  # made outside the session's tmp dir (a path too long)
 
     def driver_env(self, monkeypatch) -> None:
         """The environment a driver of this cluster needs (a test's own process)."""
@@ -68,6 +69,8 @@ class RayCluster:
         for proc in reversed(self.processes):
             _kill_group(proc)
         self.processes.clear()
+        if self.remove_temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 def _in_ci() -> bool:
@@ -146,7 +149,8 @@ def start_cluster(base: Path) -> RayCluster:
     env.pop("RAY_ADDRESS", None)
     port = _free_port()
     # As a user on the head would type it; Ray itself swaps in the node's own IP.
-    cluster = RayCluster(address=f"127.0.0.1:{port}", temp_dir=temp, node_dir=node_dir)
+    cluster = RayCluster(address=f"127.0.0.1:{port}", temp_dir=temp, node_dir=node_dir,
+                         remove_temp_dir=temp.parent != base)
     common = ["--num-cpus", "1", "--temp-dir", str(temp), "--disable-usage-stats", "--block",
               "--log-style", "record"]
     nodes = [

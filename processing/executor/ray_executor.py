@@ -12,10 +12,13 @@ to keeps running. A Ray the caller already connected is used and left connected.
 optional extra: `pip install 'govcat[ray]'`. Plain `ray` is enough; `ray[data]` is not needed;
 "ray://" addresses also need `ray[client]` (docs/ray.md).
 
-An address is checked when the executor is made, so a run fails before any work: Ray itself
-retries an address where nothing listens for minutes, so the head's port must accept a TCP
-connection within `CONNECT_TIMEOUT` seconds first. A port that listens but is not a Ray head
-is left to Ray's own timeout.
+An address is checked when the executor is made, so a run fails before any work and in
+seconds: Ray itself retries an address where nothing listens for minutes, and one that
+listens but is not a Ray head for tens of seconds, a warning line each time. So the head's
+port must accept a TCP connection within `CONNECT_TIMEOUT` seconds, then answer as a Ray GCS
+within about as long again (asked from a child process, which can be bounded and silenced).
+Errors are `ExecutorError` (a ValueError: one line at the CLI edge); "ray://" without
+`ray[client]` is `MissingDependencyError` with the install line.
 """
 
 from __future__ import annotations
@@ -143,7 +146,8 @@ def _run_shard_task(task: ShardTask) -> ShardResult:
 
 
 class RayExecutor(Executor):
-    """Shards as Ray tasks; starts (and later stops) a local Ray if none is connected."""
+    """Shards as Ray tasks; starts (and later stops) a local Ray, or attaches to (and later
+    detaches from) the cluster at `address`, if none is connected."""
 
     name: ClassVar[str] = "ray"
 
