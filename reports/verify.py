@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,13 @@ from reports.manifest import (
     load_manifest,
     manifest_problems,
 )
-from reports.merkle import InclusionProof, document_leaf_hash, packed_inclusion_proof, packed_root
+from reports.merkle import (
+    InclusionProof,
+    document_leaf_hash,
+    documents_root,
+    packed_inclusion_proof,
+    packed_root,
+)
 
 PROBLEM_KINDS = (
     "missing-file", "extra-file", "file-changed", "document-changed", "document-missing",
@@ -104,21 +111,42 @@ def _present_files(root: Path) -> set[str]:
 
 # --- reading index.parquet ------------------------------------------------------------------
 
-@dataclass(slots=True)
 class _Index:
-    ids: list[str]
-    shas: list[str]
-    shards: list[str]
-    rows: list[int]
-    table: Any  # the pyarrow table the lists came from
+    """index.parquet's columns; as Python lists only when a check needs them row by row."""
+
+    def __init__(self, table: Any):
+        self.table = table
+        self.size = table.num_rows
+
+    @cached_property
+    def ids(self) -> list[str]:
+        return self.table["id"].to_pylist()
+
+    @cached_property
+    def shas(self) -> list[str]:
+        return self.table["content_sha256"].to_pylist()
+
+    @cached_property
+    def rows(self) -> list[int]:
+        return self.table["row"].to_pylist()
+
+    def positions(self) -> dict[str, Any]:
+        """Shard → the index positions placed there (numpy arrays, in index order)."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        codes = pc.dictionary_encode(self.table["shard"]).combine_chunks()
+        indices = codes.indices.to_numpy(zero_copy_only=False)
+        order = np.argsort(indices, kind="stable")
+        bounds = np.searchsorted(indices[order], np.arange(len(codes.dictionary) + 1))
+        return {shard: order[bounds[i]:bounds[i + 1]]
+                for i, shard in enumerate(codes.dictionary.to_pylist()) if shard is not None}
 
 
 def _read_index(path: Path) -> _Index:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["id", "content_sha256", "shard", "row"])
-    return _Index(ids=table["id"].to_pylist(), shas=table["content_sha256"].to_pylist(),
-                  shards=table["shard"].to_pylist(), rows=table["row"].to_pylist(), table=table)
+    return _Index(pq.read_table(path, columns=["id", "content_sha256", "shard", "row"]))
 
 
 def _well_formed(table: Any) -> bool:
@@ -267,15 +295,24 @@ def _unreadable(report: VerifyReport, res: _FileResult, index: _Index | None,
     return covered
 
 
+def _same_rows(index: _Index, positions: Any, res: _FileResult) -> bool:
+    """Whether the shard holds exactly the index's documents for it, row for row."""
+    import numpy as np
+    import pyarrow as pa
+
+    placed = index.table.take(pa.array(positions, pa.int64()))
+    return (bool(np.array_equal(placed["row"].to_numpy(), np.arange(len(positions))))
+            and placed["id"].to_pylist() == res.ids
+            and placed["content_sha256"].to_pylist() == res.text_shas)
+
+
 def _compare_shard(report: VerifyReport, res: _FileResult, index: _Index,
                    positions: list[int], unreadable: set[int]) -> None:
     shard = res.path
     n = len(res.ids)
-    if (not unreadable and len(positions) == n
-            and [index.ids[p] for p in positions] == res.ids
-            and [index.rows[p] for p in positions] == list(range(n))
-            and [index.shas[p] for p in positions] == res.text_shas):
+    if not unreadable and len(positions) == n and _same_rows(index, positions, res):
         return
+    positions = [int(p) for p in positions]
     actual = {doc: (row, sha) for row, (doc, sha) in enumerate(zip(res.ids, res.text_shas,
                                                                       strict=True))
               if doc is not None}
@@ -316,8 +353,13 @@ def _compare_shard(report: VerifyReport, res: _FileResult, index: _Index,
 # --- the whole folder ------------------------------------------------------------------------
 
 def _check_index(report: VerifyReport, manifest: Mapping[str, Any], index: _Index) -> None:
+    import pyarrow.compute as pc
+
+    ids = index.table["id"]
+    ordered = index.size < 2 or pc.all(pc.greater(ids.slice(1), ids.slice(0, index.size - 1))
+                                       ).as_py() is not False
     previous: str | None = None
-    for i, doc in enumerate(index.ids):
+    for i, doc in enumerate(() if ordered else index.ids):
         if previous is not None and doc <= previous:
             kind = "document-extra" if doc == previous else "merkle-mismatch"
             what = "is listed twice" if doc == previous else f"comes after {previous}"
@@ -327,7 +369,8 @@ def _check_index(report: VerifyReport, manifest: Mapping[str, Any], index: _Inde
         previous = doc
     merkle = manifest.get("merkle") if isinstance(manifest.get("merkle"), dict) else {}
     try:
-        computed = packed_root(_index_leaves(index)).hex()
+        computed = (documents_root(index.table["id"], index.table["content_sha256"]).hex()
+                    if _well_formed(index.table) else packed_root(_index_leaves(index)).hex())
     except ReleaseDataError as exc:
         report.add("merkle-mismatch", f"{INDEX_NAME}: {exc}", path=INDEX_NAME)
         return
@@ -335,9 +378,9 @@ def _check_index(report: VerifyReport, manifest: Mapping[str, Any], index: _Inde
         report.add("merkle-mismatch",
                    f"Merkle root recomputed from {INDEX_NAME} is {_short(computed)}, the "
                    f"manifest says {_short(merkle.get('root'))}", path=INDEX_NAME)
-    if merkle.get("tree_size") != len(index.ids):
+    if merkle.get("tree_size") != index.size:
         report.add("merkle-mismatch",
-                   f"{INDEX_NAME} has {len(index.ids)} leaves, the manifest's merkle.tree_size "
+                   f"{INDEX_NAME} has {index.size} leaves, the manifest's merkle.tree_size "
                    f"is {merkle.get('tree_size')}", path=INDEX_NAME)
 
 
@@ -356,12 +399,12 @@ def _totals(report: VerifyReport, manifest: Mapping[str, Any], entries: dict[str
     if listed_tokens != tokens:
         mismatch(f"manifest: tokens is {tokens}, its data files list {listed_tokens}")
     if index is not None:
-        if len(index.ids) != documents:
-            mismatch(f"{INDEX_NAME} lists {len(index.ids)} documents, the manifest says "
+        if index.size != documents:
+            mismatch(f"{INDEX_NAME} lists {index.size} documents, the manifest says "
                      f"{documents}", INDEX_NAME)
         entry = entries.get(INDEX_NAME, {})
-        if "documents" in entry and entry["documents"] != len(index.ids):
-            mismatch(f"{INDEX_NAME} lists {len(index.ids)} documents, its manifest entry says "
+        if "documents" in entry and entry["documents"] != index.size:
+            mismatch(f"{INDEX_NAME} lists {index.size} documents, its manifest entry says "
                      f"{entry['documents']}", INDEX_NAME)
         for path, e in sorted(data.items()):
             placed = shard_docs.get(path, 0)
@@ -442,10 +485,7 @@ def verify_release(release_dir: str | os.PathLike[str], *, deep: bool = True,
             if progress is not None:
                 progress(res.path, sizes[res.path])
 
-    placed: dict[str, list[int]] = {}
-    if index is not None:
-        for pos, shard in enumerate(index.shards):
-            placed.setdefault(shard, []).append(pos)
+    placed: dict[str, Any] = index.positions() if index is not None else {}
     for path in sorted(results):
         res, entry = results[path], entries[path]
         report.files_checked += 1
@@ -496,7 +536,7 @@ def document_proof(release_dir: str | os.PathLike[str], doc_id: str) -> Inclusio
     except Exception as exc:
         raise ProofError(f"{root / INDEX_NAME}: cannot be read ({exc})") from None
     pos = bisect.bisect_left(index.ids, doc_id)
-    if pos == len(index.ids) or index.ids[pos] != doc_id:
+    if pos == index.size or index.ids[pos] != doc_id:
         raise ProofError(f"document {doc_id} is not in release {manifest.get('name')} "
                          f"{manifest.get('version')}")
     leaves = _index_leaves(index)
@@ -508,7 +548,7 @@ def document_proof(release_dir: str | os.PathLike[str], doc_id: str) -> Inclusio
     return InclusionProof(
         release=str(manifest.get("name", "")), version=str(manifest.get("version", "")),
         document=doc_id, content_sha256=index.shas[pos], leaf_index=pos,
-        tree_size=len(index.ids), root=root_hex,
+        tree_size=index.size, root=root_hex,
         audit_path=tuple(h.hex() for h in packed_inclusion_proof(leaves, pos)))
 
 

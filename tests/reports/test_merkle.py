@@ -228,3 +228,19 @@ def test_proof_file_failures_are_one_line_errors(tmp_path):
         check_proof_file(tmp_path / "bad.json")
     with pytest.raises(ProofError, match="no such proof file"):
         check_proof_file(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 33, 1000, 40_000])
+def test_documents_root_is_the_packed_root_of_the_document_leaves(n):
+    import pyarrow as pa
+
+    from reports.merkle import documents_root
+
+    ids = [f"web/{i:06d}-é" for i in range(n)]
+    shas = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]
+    expected = packed_root(b"".join(document_leaf_hash(d, s) for d, s in zip(ids, shas)))
+    assert documents_root(pa.array(ids), pa.array(shas)) == expected
+    # sliced arrays (as read from a file in chunks) give the same head
+    if n > 2:
+        assert documents_root(pa.array(["x", *ids]).slice(1), pa.array(["0" * 64, *shas])
+                              .slice(1)) == expected
