@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # the database libraries load when a command first needs the 
     from sqlmodel import Session
 
     from catalog.unit_of_work import UnitOfWork
+    from common.storage import RemotePath
 
 
 class Catalog:
@@ -19,21 +20,25 @@ class Catalog:
         self.settings = settings
         self._auto_upgrade = auto_upgrade
         self._engine: Engine | None = None
+        self._data_root: Path | RemotePath | None = None
 
     @property
     def url(self) -> str:
         return self.settings.resolved_database_url()
 
     @property
-    def data_root(self) -> Path:
-        return self.settings.data_root
+    def data_root(self) -> Path | RemotePath:
+        """A local folder, or a `RemotePath` on an object store (docs/object-storage.md)."""
+        if self._data_root is None:
+            self._data_root = self.settings.data_path
+        return self._data_root
 
     @property
     def layout(self):
-        """Every path under the data root (catalog/layout.py)."""
+        """Every path under the data root (catalog/layout.py); local files under the home."""
         from catalog.layout import Layout
 
-        return Layout(self.data_root)
+        return Layout(self.data_root, home=self.settings.home)
 
     @property
     def engine(self) -> Engine:

@@ -15,12 +15,19 @@
     <root>/web-secret.key                                signs the web sessions (0600)
 
 Catalog rows store paths relative to the root (`Layout.relative`), so a data root can move.
+
+The data root may be an object store (`--data-root s3://bucket/prefix`, a
+`common.storage.RemotePath`; docs/object-storage.md). What only this machine uses stays in the
+local home (`--home`): the SQLite catalog, logs, locks, the licence cache and the web secret.
+With a local data root both are the same folder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from common.storage import RemotePath, StorageError, relative_to
 
 
 def _run(run_id: int) -> str:
@@ -29,10 +36,20 @@ def _run(run_id: int) -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    root: Path
+    root: Path | RemotePath
+    home: Path | None = None  # local files; the root itself when None and the root is local
+
+    @property
+    def local(self) -> Path:
+        if self.home is not None:
+            return self.home
+        if isinstance(self.root, RemotePath):
+            raise StorageError(f"a data root on {self.root.protocol}:// needs a local home "
+                               "(--home) for locks and caches")
+        return self.root
 
     # ------------------------------------------------------------------ ingest
-    def source_shards(self, slug: str) -> Path:
+    def source_shards(self, slug: str) -> Path | RemotePath:
         return self.root / "shards" / slug
 
     def document_shard(self, slug: str, run_id: int, seq: int) -> Path:
@@ -59,7 +76,7 @@ class Layout:
     def decision_log(self, run_id: int, stage: str) -> Path:
         return self.run_decisions(run_id) / f"{stage}.parquet"
 
-    def run_dirs(self, run_id: int) -> tuple[Path, ...]:
+    def run_dirs(self, run_id: int) -> tuple[Path | RemotePath, ...]:
         """Folders only this run writes into (its temporary files are cleaned up there)."""
         shards = self.root / "shards"
         ingest = tuple(sorted(shards.glob(f"*/{_run(run_id)}"))) if shards.is_dir() else ()
@@ -88,19 +105,19 @@ class Layout:
     # ------------------------------------------------------------------ caches and locks
     @property
     def licence_cache(self) -> Path:
-        return self.root / "cache" / "licences"
+        return self.local / "cache" / "licences"
 
     @property
     def locks(self) -> Path:
-        return self.root / "locks"
+        return self.local / "locks"
 
     @property
     def web_secret(self) -> Path:
-        return self.root / "web-secret.key"
+        return self.local / "web-secret.key"
 
     # ------------------------------------------------------------------ helpers
-    def relative(self, path: Path) -> str:
-        return str(Path(path).relative_to(self.root))
+    def relative(self, path: Path | RemotePath) -> str:
+        return relative_to(path, self.root)
 
-    def absolute(self, relative: str) -> Path:
+    def absolute(self, relative: str) -> Path | RemotePath:
         return self.root / relative

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from common.atomic import WrittenFile, file_sha256, write_table_atomic
+from common.storage import RemotePath, read_table
 
 __all__ = ["DOCUMENT_SCHEMA", "WrittenFile", "documents_table", "file_sha256", "read_documents",
            "to_json", "write_table_atomic"]
@@ -46,5 +46,5 @@ def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def read_documents(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
-    return pq.read_table(path, columns=list(columns) if columns else None)
+def read_documents(path: Path | RemotePath, columns: Sequence[str] | None = None) -> pa.Table:
+    return read_table(path, columns=list(columns) if columns else None)

@@ -7,6 +7,12 @@ place with `os.replace`, which is atomic on POSIX; the directory is fsync'ed too
 rename itself survives a power cut. A process killed at any point leaves either nothing or a
 temporary file, never a partial file under the final name.
 
+On an object store (a `common.storage.RemotePath`) the file is written to a local temporary
+file first, then uploaded in one PUT to its final key (multipart uploads, for large files,
+complete only at the end): S3, GCS and Azure make an object visible whole or not at all, so
+there is no rename to do (docs/object-storage.md). Stores without that guarantee get the
+upload under a temporary key, then a move.
+
 Temporary names start with a dot and end in `.tmp-<pid>-<random>`: hidden from globs of
 `*.parquet`, unique per writer, and recognisable by `stale_temp_files`. The pid lets the run
 lifecycle remove only the temporary files of processes that are gone (docs/architecture.md,
@@ -24,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common.storage import ATOMIC_PUT, RemotePath, as_path
+
 if TYPE_CHECKING:  # pyarrow loads where a table is written, not when this module is imported
     import pyarrow as pa
 
@@ -40,10 +48,11 @@ class WrittenFile:
     n_rows: int = 0
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file, read in 1 MiB blocks."""
+def file_sha256(path: str | os.PathLike[str] | RemotePath) -> str:
+    """sha256 of a file (or an object), read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    p = as_path(path)
+    with (p.open("rb") if isinstance(p, RemotePath) else open(p, "rb")) as fh:
         while block := fh.read(_CHUNK):
             digest.update(block)
     return digest.hexdigest()
@@ -58,14 +67,27 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def temp_name(path: str | os.PathLike[str]) -> Path:
-    final = Path(path)
+def temp_name(path: str | os.PathLike[str] | RemotePath) -> Path:
+    """Where a writer of `path` writes first: beside it locally; for an object, a local
+    staging folder (the object is uploaded from there by `publish`)."""
+    final = as_path(path)
+    if isinstance(final, RemotePath):
+        return _staging_dir() / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     return final.with_name(f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _staging_dir() -> Path:
+    """Local files bound for a store (GOVCAT_STAGING, else the system's temporary folder)."""
+    import tempfile
+
+    staging = Path(os.environ.get("GOVCAT_STAGING") or tempfile.gettempdir()) / "govcat-upload"
+    staging.mkdir(parents=True, exist_ok=True)
+    return staging
 
 
 def temp_owner(path: str | os.PathLike[str]) -> int | None:
     """The pid of the writer that made a temporary file, or None if it is not one of ours."""
-    name = Path(path).name
+    name = as_path(path).name
     if not name.startswith(".") or ".tmp-" not in name:
         return None
     try:
@@ -74,9 +96,9 @@ def temp_owner(path: str | os.PathLike[str]) -> int | None:
         return None
 
 
-def stale_temp_files(path: str | os.PathLike[str]) -> list[Path]:
+def stale_temp_files(path: str | os.PathLike[str] | RemotePath) -> list[Path]:
     """Temporary files a killed writer of `path` left behind."""
-    final = Path(path)
+    final = as_path(path)
     if not final.parent.is_dir():
         return []
     return sorted(final.parent.glob(f".{final.name}.tmp-*"))
@@ -96,14 +118,16 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it is fsync'ed and renamed to `path`.
+def atomic_path(path: str | os.PathLike[str] | RemotePath) -> Iterator[Path]:
+    """Yield a temporary local path to write; on success it is fsync'ed and renamed to
+    `path` (uploaded, for an object).
 
     For writers that stream into a file of their own (a `pyarrow.parquet.ParquetWriter`).
     An exception removes the temporary file; a kill leaves it for `stale_temp_files`.
     """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    final = as_path(path)
+    if not isinstance(final, RemotePath):
+        final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(final)
     try:
         yield tmp
@@ -113,18 +137,37 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str] | RemotePath) -> None:
     """Move a complete temporary file (from `temp_name`) to its final name: fsync the file,
-    rename, fsync the directory. For writers whose file outlives one `with` block."""
+    rename, fsync the directory; for an object, upload it and remove the local file. For
+    writers whose file outlives one `with` block."""
+    final = as_path(path)
+    if isinstance(final, RemotePath):
+        _upload(Path(tmp), final)
+        return
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     _fsync_dir(Path(path).parent)
 
 
-def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> WrittenFile:
+def _upload(tmp: Path, final: RemotePath) -> None:
+    fs = final.fs
+    if final.protocol in ATOMIC_PUT:
+        fs.put_file(str(tmp), final.key)
+    else:  # a store that may show a partial object: upload aside, then move
+        aside = final.with_name(tmp.name)
+        fs.put_file(str(tmp), aside.key)
+        fs.mv(aside.key, final.key)
+    tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike[str] | RemotePath) -> WrittenFile:
     """Write `data` so that `path` holds either its old content or all of `data`."""
-    final = Path(path)
+    final = as_path(path)
+    if isinstance(final, RemotePath) and final.protocol in ATOMIC_PUT:
+        final.fs.pipe_file(final.key, data)  # one PUT of the finished bytes
+        return WrittenFile(str(final), bytes_sha256(data), len(data))
     with atomic_path(final) as tmp:
         with open(tmp, "xb") as fh:
             fh.write(data)
@@ -132,14 +175,16 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> WrittenFile
     return WrittenFile(str(final), bytes_sha256(data), len(data))
 
 
-def write_table_atomic(table: pa.Table, path: str | os.PathLike[str], *,
+def write_table_atomic(table: pa.Table, path: str | os.PathLike[str] | RemotePath, *,
                        row_group_size: int | None = None) -> WrittenFile:
     """Write a Parquet table (zstd level 3) atomically; returns its sha256 and size."""
     import pyarrow.parquet as pq
 
-    final = Path(path)
+    final = as_path(path)
     with atomic_path(final) as tmp:
         pq.write_table(table, tmp, compression=PARQUET_COMPRESSION,
                        compression_level=PARQUET_COMPRESSION_LEVEL,
                        row_group_size=row_group_size)
-    return WrittenFile(str(final), file_sha256(final), final.stat().st_size, table.num_rows)
+        # hashed before it moves: the same bytes, and an object is not read back
+        digest, size = file_sha256(tmp), tmp.stat().st_size
+    return WrittenFile(str(final), digest, size, table.num_rows)

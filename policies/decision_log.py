@@ -40,6 +40,7 @@ from common.atomic import (
     publish,
     temp_name,
 )
+from common.storage import as_path, parquet_file, read_schema, read_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -119,7 +120,7 @@ class DecisionLogWriter:
     def __init__(self, path: str | os.PathLike[str], stage: str):
         if stage not in STAGE_ORDER:
             raise DecisionLogError(f"unknown stage {stage!r}; stages are {', '.join(STAGE_ORDER)}")
-        self.path = Path(path)
+        self.path = as_path(path)  # a local file or an object (common.storage)
         self.stage = stage
         self.rows = 0
         self._cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
@@ -233,10 +234,11 @@ class DecisionLogWriter:
             self._open()
             self._writer.write_table(table, row_group_size=_ROW_GROUP)
             self._writer.close()
+        # hashed before it moves: the same bytes, and an object is not read back
+        digest, size = file_sha256(self._tmp), self._tmp.stat().st_size
         publish(self._tmp, self.path)
         self._tmp = None
-        return WrittenFile(str(self.path), file_sha256(self.path), self.path.stat().st_size,
-                           self.rows)
+        return WrittenFile(str(self.path), digest, size, self.rows)
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -256,12 +258,10 @@ def read(path: str | os.PathLike[str], *, columns: Sequence[str] | None = None,
          doc_ids: Sequence[str] | None = None) -> pa.Table:
     """A decision log as a table; logs written before `stage`/`redact_spans` existed are
     read with those columns missing (callers get what the file has)."""
-    import pyarrow.parquet as pq
-
-    present = set(pq.read_schema(path).names)
+    present = set(read_schema(path).names)
     wanted = [c for c in (columns or COLUMNS) if c in present]
     filters = [("id", "in", list(doc_ids))] if doc_ids is not None else None
-    return pq.read_table(path, columns=wanted, filters=filters)
+    return read_table(path, columns=wanted, filters=filters)
 
 
 def find(path: str | os.PathLike[str], doc_id: str) -> dict[str, Any] | None:
@@ -273,9 +273,7 @@ def find(path: str | os.PathLike[str], doc_id: str) -> dict[str, Any] | None:
 def iter_rows(path: str | os.PathLike[str], *, columns: Sequence[str] | None = None,
               batch_size: int = 65_536) -> Iterator[dict[str, Any]]:
     """Rows of a log in id order, a record batch at a time (memory does not grow with it)."""
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(path)
+    pf = parquet_file(path)
     wanted = [c for c in (columns or COLUMNS) if c in pf.schema_arrow.names]
     for batch in pf.iter_batches(batch_size=batch_size, columns=wanted):
         yield from batch.to_pylist()

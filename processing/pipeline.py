@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.atomic import write_bytes_atomic
+from common.storage import parquet_file, path_str
 from processing.stage import Stage, StageStats, create
 from processing.types import AttributeValue, Document
 
@@ -108,8 +109,9 @@ class ShardTask:
 
     def __post_init__(self) -> None:
         specs = tuple(s if isinstance(s, StageSpec) else StageSpec(str(s)) for s in self.stages)
-        object.__setattr__(self, "input_path", os.fspath(self.input_path))
-        object.__setattr__(self, "output_path", os.fspath(self.output_path))
+        # Strings, so a task pickles small; a store's URL stays a URL (common.storage).
+        object.__setattr__(self, "input_path", path_str(self.input_path))
+        object.__setattr__(self, "output_path", path_str(self.output_path))
         object.__setattr__(self, "stages", specs)
         if self.columns is not None:
             object.__setattr__(self, "columns", tuple(self.columns))
@@ -220,7 +222,7 @@ def read_documents(
 ) -> Iterator[Document]:
     """The input shard's rows as Documents, in file order, one record batch at a time."""
     try:
-        parquet = pq.ParquetFile(task.input_path)
+        parquet = parquet_file(task.input_path)  # a local file or an object
     except (OSError, pa.ArrowInvalid) as exc:
         raise ShardInputError(f"{task.input_path}: not a readable Parquet file ({exc})") from exc
     names = parquet.schema_arrow.names

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.s3server import s3_endpoint, s3_root  # noqa: F401 - fixtures: moto's S3 on localhost
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 

@@ -57,9 +57,10 @@ def _log_traceback(ctx: typer.Context, exc: BaseException) -> None:
     import traceback
     from datetime import UTC, datetime
 
-    from catalog.cli.common import CliState, err_console
+    from catalog.cli.common import err_console
 
-    home = ctx.obj.settings.home if isinstance(ctx.obj, CliState) else Path(".govcat")
+    settings = _settings(ctx)
+    home = settings.home if settings else Path(".govcat")
     log = Path(home) / "logs" / "errors.log"
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +70,18 @@ def _log_traceback(ctx: typer.Context, exc: BaseException) -> None:
         err_console.print(f"(details in {log})", markup=False)
     except OSError:
         pass
+
+
+def _settings(ctx: typer.Context) -> Any:
+    """The settings, or None when they are what failed (a --home that is a URL)."""
+    from catalog.cli.common import CliState
+
+    if not isinstance(ctx.obj, CliState):
+        return None
+    try:
+        return ctx.obj.settings
+    except Exception:  # noqa: BLE001 - the error being reported is this one
+        return None
 
 
 class _NotLoaded(TyperCommand):
@@ -127,8 +140,8 @@ class GovcatGroup(TyperGroup):
                               markup=False)
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line
-            url = ctx.obj.settings.resolved_database_url() if isinstance(
-                ctx.obj, CliState) else None
+            settings = _settings(ctx)
+            url = settings.resolved_database_url() if settings else None
             error = translate(exc, url=url)
             lines = error.lines() if hasattr(error, "lines") else [error.message]
             for i, line in enumerate(lines):
@@ -165,13 +178,19 @@ def _root(
     actor: Annotated[str | None, typer.Option(
         "--actor", envvar="GOVCAT_ACTOR", show_envvar=True,
         help="Who is acting, for the audit log. Default: the OS user.")] = None,
-    home: Annotated[Path | None, typer.Option(
+    home: Annotated[str | None, typer.Option(
         "--home", envvar="GOVCAT_HOME", show_envvar=True,
-        help="Data root for shards and the default SQLite catalog. Default: ./.govcat")] = None,
+        help="Local folder for the default SQLite catalog, logs, locks and caches, and the "
+             "data root unless --data-root is given. Default: ./.govcat")] = None,
+    data_root: Annotated[str | None, typer.Option(
+        "--data-root", envvar="GOVCAT_DATA_ROOT", show_envvar=True,
+        help="Where shards, decision logs, the dedup index and releases go: a folder or an "
+             "fsspec URL (s3://BUCKET/PREFIX; credentials from the environment). "
+             "Default: the home")] = None,
 ) -> None:
     from catalog.cli.common import CliState
 
-    ctx.obj = CliState(db_url, actor, home)
+    ctx.obj = CliState(db_url, actor, home, data_root)
 
 
 def main() -> None:

@@ -34,8 +34,9 @@ def split_slugs(value: str | None) -> list[str] | None:
 class CliState:
     """Global options, turned into a Catalog only when a command needs one."""
 
-    def __init__(self, db_url: str | None, actor: str | None, home: Path | None):
-        self._options = (db_url, actor, home)
+    def __init__(self, db_url: str | None, actor: str | None, home: Path | str | None,
+                 data_root: str | None = None):
+        self._options = (db_url, actor, home, data_root)
         self._settings: Settings | None = None
         self._catalog: Catalog | None = None
 
@@ -44,8 +45,9 @@ class CliState:
         if self._settings is None:
             from catalog.settings import load_settings
 
-            db_url, actor, home = self._options
-            self._settings = load_settings(db_url=db_url, actor=actor, home=home)
+            db_url, actor, home, data_root = self._options
+            self._settings = load_settings(db_url=db_url, actor=actor, home=home,
+                                           data_root=data_root)
         return self._settings
 
     @property

@@ -24,6 +24,7 @@ from catalog.errors import AlreadyExists, IntegrityError, InvalidInput
 from catalog.models import DecontamSet, Document, ReleaseMember, Run, Shard, utcnow
 from catalog.timeutil import iso_utc
 from common.atomic import file_sha256, write_bytes_atomic
+from common.storage import read_schema, read_table
 from processing.ngrams import DEFAULT_N, NORMALISATION, build_set
 from processing.stages.decontam import SET_NAME
 
@@ -183,9 +184,9 @@ def document_overlaps(catalog: Catalog, session, doc_id: str) -> list[dict[str, 
         .distinct().order_by(Run.id)).scalars().all()
     for run_id in runs:
         path = catalog.layout.attribute_shard(run_id, STAGE, doc.shard_id)
-        if not path.is_file() or "decontam_hits" not in pq.read_schema(path).names:
+        if not path.is_file() or "decontam_hits" not in read_schema(path).names:
             continue
-        table = pq.read_table(path, columns=["id", "decontam_hits", "decontam_longest"],
+        table = read_table(path, columns=["id", "decontam_hits", "decontam_longest"],
                               filters=[("id", "=", doc_id)])
         if not table.num_rows:
             continue
@@ -209,9 +210,9 @@ def release_overlaps(catalog: Catalog, session, release) -> dict[str, Any]:
     sets: dict[str, dict[str, int]] = {}
     for rel in paths:
         path = catalog.layout.absolute(rel)
-        if not path.is_file() or "decontam_hits" not in pq.read_schema(path).names:
+        if not path.is_file() or "decontam_hits" not in read_schema(path).names:
             continue
-        table = pq.read_table(path, columns=["id", "decontam_hits", "decontam_longest"])
+        table = read_table(path, columns=["id", "decontam_hits", "decontam_longest"])
         rows = zip(table.column("id").to_pylist(), _column_maps(table, "decontam_hits"),
                    _column_maps(table, "decontam_longest"), strict=True)
         for doc_id, hits, longest in rows:

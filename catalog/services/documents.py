@@ -24,7 +24,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -35,6 +34,7 @@ from catalog.errors import IntegrityError, InvalidInput, InvalidLicense, NotFoun
 from catalog.models import Document, Run, Shard, Source
 from catalog.repositories import SourceRepository
 from catalog.timeutil import iso_utc
+from common.storage import duckdb_files
 from policies.model import EFFECTS, STAGES
 from policies.taxonomy import USE_ORDER
 
@@ -175,6 +175,8 @@ class _Parquet:
         self.lang_files = lang_files
         self.languages = languages
         self._con = _duckdb().cursor()
+        # Files on an object store: DuckDB reads them through the store's fsspec filesystem.
+        duckdb_files(self._con, [*(path for _, path in decisions), *lang_files])
 
     def close(self) -> None:
         self._con.close()
@@ -405,7 +407,7 @@ def _langid_files(catalog: Catalog, session, run: Run | None) -> tuple[int, list
 
 
 def _existing(catalog: Catalog, rel: str, run_id: int) -> str:
-    path = Path(catalog.data_root) / rel
+    path = catalog.layout.absolute(rel)
     if not path.is_file():
         raise IntegrityError(f"run {run_id}: {rel} is recorded in the catalog but missing "
                              f"under {catalog.data_root}")

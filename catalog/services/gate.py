@@ -22,6 +22,7 @@ from catalog.runs import RunLifecycle
 from catalog.services import policies as policy_store
 from catalog.services.facts import DOC_COLUMNS, FactBuilder
 from common.atomic import WrittenFile
+from common.storage import as_path
 from policies import decision_log
 from policies.decision_log import DEFAULT_RULE, DecisionLogWriter, RuleTally
 from policies.engine import CompiledPolicy, compile_policy
@@ -143,7 +144,7 @@ def record_decisions(catalog: Catalog, run: RunLifecycle, stage: str, written: W
     """A stage's decision log becomes a shard of the run, and its tally the decision counts,
     in one transaction (replacing an earlier attempt's, when a run resumes)."""
     with catalog.uow() as uow:
-        run.record_shard(kind="decisions", stage=stage, path=Path(written.path),
+        run.record_shard(kind="decisions", stage=stage, path=as_path(written.path),
                          n_docs=written.n_rows, sha256=written.sha256, n_bytes=written.n_bytes,
                          session=uow.session)
         uow.session.execute(DecisionCount.__table__.delete().where(

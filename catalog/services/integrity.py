@@ -21,6 +21,7 @@ from sqlalchemy import select
 from catalog.errors import IntegrityError, NotFound
 from catalog.models import Document, Shard, Source
 from common.atomic import file_sha256, text_sha256
+from common.storage import read_table
 
 Progress = Callable[[int, int], None]  # (shards, bytes)
 
@@ -105,11 +106,9 @@ def verify_shards(catalog, *, source: str | None = None, deep: bool = False,
 
 
 def _deep_check(catalog, shard: Shard) -> tuple[list[ShardProblem], int]:
-    import pyarrow.parquet as pq
-
     path = catalog.layout.absolute(shard.path)
     try:
-        table = pq.read_table(path, columns=["id", "text"])
+        table = read_table(path, columns=["id", "text"])
     except Exception as exc:  # noqa: BLE001 - any decoding failure is the finding
         return [ShardProblem(shard.path, "unreadable",
                              f"{shard.path}: cannot be read ({str(exc).splitlines()[0]})")], 0

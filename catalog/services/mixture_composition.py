@@ -166,16 +166,20 @@ def release_pii(session: Session, layout: Any, release: Release) -> dict[str, An
 
 
 def _found(layout: Any, paths: Sequence[str], index) -> dict[str, int] | None:
-    files = [str(layout.absolute(p)) for p in paths]
-    if not files or not index.exists() or not all(layout.absolute(p).exists() for p in paths):
+    found = [layout.absolute(p) for p in paths]
+    if not found or not index.exists() or not all(p.exists() for p in found):
         return None
     import duckdb
 
+    from common.storage import duckdb_files
+
     try:
-        rows = duckdb.connect().execute(
+        con = duckdb.connect()
+        files = duckdb_files(con, found)
+        rows = con.execute(
             "select j.key, sum(cast(j.value as bigint)) from read_parquet(?, union_by_name=true) a"
             " join read_parquet(?) i on a.id = i.id, json_each(a.pii_counts) j group by 1",
-            [files, str(index)]).fetchall()
+            [files, duckdb_files(con, [index])[0]]).fetchall()
     except duckdb.Error:
         return None
     return {k: int(v) for k, v in sorted(rows) if v}

@@ -38,6 +38,7 @@ from catalog.models import (
     TosReview,
 )
 from catalog.timeutil import as_utc, iso_utc
+from common.storage import as_path, duckdb_files, read_table
 
 TOP_DOMAIN_SHARE = 0.10  # the AI Act template's "top 10% of all domain names" by content size
 TOP_DOMAINS_LISTED = 25  # composition table / chart length
@@ -176,6 +177,7 @@ def _hosts_and_period(folder: Path, data_files: Sequence[dict[str, Any]]) -> dic
     if not files:
         return {"hosts": [], "start": None, "end": None, "undated": 0, "by_source": {}}
     con = duckdb.connect()
+    files = duckdb_files(con, files)
     con.execute("SET TimeZone = 'UTC'")
     rows = con.execute(
         "select coalesce(json_extract_string(metadata, '$.host'), '(none)') as host, "
@@ -321,12 +323,11 @@ def _measures(policy: dict[str, Any], funnel: Sequence[dict[str, Any]]) -> list[
 def _considered(folder: Path) -> list[str]:
     """Ids the admission stage decided on (from the release's copy of the decision log)."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     path = folder / "decisions.parquet"
     if not path.exists():
         return []
-    table = pq.read_table(path, columns=["id", "stage"])
+    table = read_table(path, columns=["id", "stage"])
     return table.filter(pc.equal(table.column("stage"), "admission")).column("id").to_pylist()
 
 
@@ -531,12 +532,11 @@ def gather(catalog, ref: str, *, agents: Sequence[str] | None = None) -> Release
 
 def _redacted_documents(folder: Path) -> int:
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     path = folder / "decisions.parquet"
     if not path.exists():
         return 0
-    table = pq.read_table(path, columns=["stage", "effect", "redact_spans"])
+    table = read_table(path, columns=["stage", "effect", "redact_spans"])
     mask = pc.and_(pc.and_(pc.equal(table.column("stage"), "pii"),
                            pc.equal(table.column("effect"), "redact")),
                    pc.greater(pc.fill_null(pc.list_value_length(table.column("redact_spans")),
@@ -569,10 +569,11 @@ def attribution_entries(catalog, facts: ReleaseFacts) -> Iterator[dict[str, Any]
     import duckdb
 
     wanted = set(facts.obligations.get("attribution_licenses", []))
-    files = _data_glob(Path(facts.folder), facts.data_files)
+    files = _data_glob(as_path(facts.folder), facts.data_files)
     if not wanted or not files:
         return
     con = duckdb.connect()
+    files = duckdb_files(con, files)
     con.execute("SET TimeZone = 'UTC'")
     rows = con.execute("select id, source, url, license from read_parquet(?) "
                        "where license in (select unnest(?)) order by id",
@@ -593,10 +594,10 @@ def _titles_and_metadata(catalog, con, ids: list[str]) -> dict[str, tuple[str | 
             select(Document.shard_id).where(Document.id.in_(ids)).distinct())
             if sid is not None}
         paths = s.execute(select(Shard.path).where(Shard.id.in_(shard_ids))).scalars().all()
-    files = [str(catalog.layout.absolute(p)) for p in sorted(paths)]
-    files = [f for f in files if Path(f).exists()]
-    if not files:
+    found_files = [f for f in map(catalog.layout.absolute, sorted(paths)) if f.exists()]
+    if not found_files:
         return {}
+    files = duckdb_files(con, found_files)
     con.register("wanted_ids", pa.table({"id": pa.array(ids, pa.string())}))
     found = con.execute("select d.id, d.title, d.metadata from read_parquet(?, "
                         "union_by_name=true) d join wanted_ids w on d.id = w.id",

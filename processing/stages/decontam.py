@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from common.atomic import bytes_sha256
+from common.storage import as_path
 from processing.ngrams import NgramError, NgramSet, ngram_hashes, overlaps, token_hashes
 from processing.stage import BatchStage, ProcessLocal, StageError, StageOptionError, register
 from processing.types import AttributeValue, Document
@@ -45,7 +45,7 @@ def load_index(path: str, sha256: str, n: int) -> NgramSet:
 
 
 def _read_index(path: str, sha256: str, n: int) -> NgramSet:
-    file = Path(path)
+    file = as_path(path)  # a local file or an object on the data root's store
     try:
         data = file.read_bytes()
     except OSError as exc:
