@@ -1,18 +1,19 @@
 """Every path under the data root, in one place (docs/architecture.md, "The data root").
 
-    <root>/catalog.db                                   the embedded SQLite catalog (default)
+    <home>/catalog.db                                   the embedded SQLite catalog (default)
     <root>/shards/<source>/run-NNNNNN/docs-NNNNN.parquet document shards, per ingest run
     <root>/attributes/run-NNNNNN/<stage>/shard-NNNNNN.parquet
                                                         one attribute shard per document shard
     <root>/attributes/run-NNNNNN/dedup/dedup.parquet     dedup clusters of the whole run
-    <root>/attributes/run-NNNNNN/spill/                  a run's working files (flat memory)
+    <root>/attributes/run-NNNNNN/spill/                  a run's working files (flat memory;
+                                                         <home>/spill/run-NNNNNN/ for a store)
     <root>/decisions/run-NNNNNN/<stage>.parquet          the decision log of a run's stage
     <root>/dedup-index/                                  signatures of released documents
     <root>/decontam/<set>/<file sha>-<n>gram.npy         an evaluation set's hashed n-grams
     <root>/releases/<name>/<version>/                    a release (docs/release-format.md)
-    <root>/cache/licences/                               scancode results by file hash
-    <root>/locks/                                        lock files (SQLite catalogs only)
-    <root>/web-secret.key                                signs the web sessions (0600)
+    <home>/cache/licences/                               scancode results by file hash
+    <home>/locks/                                        lock files (SQLite catalogs only)
+    <home>/web-secret.key                                signs the web sessions (0600)
 
 Catalog rows store paths relative to the root (`Layout.relative`), so a data root can move.
 
@@ -67,8 +68,14 @@ class Layout:
 
     def run_spill(self, run_id: int, name: str) -> Path:
         """A run's working files that keep its memory flat (per-shard decisions and survivors,
-        dedup band partitions); rewritten when the run resumes."""
-        return self.run_attributes(run_id) / "spill" / name
+        dedup band partitions); rewritten when the run resumes. With the data root on a store
+        they stay on the local home: streamed, merged and memory-mapped, never shared."""
+        return self._spill_root(run_id) / name
+
+    def _spill_root(self, run_id: int) -> Path:
+        if isinstance(self.root, RemotePath):
+            return self.local / "spill" / _run(run_id)
+        return self.run_attributes(run_id) / "spill"
 
     def run_decisions(self, run_id: int) -> Path:
         return self.root / "decisions" / _run(run_id)
@@ -80,7 +87,8 @@ class Layout:
         """Folders only this run writes into (its temporary files are cleaned up there)."""
         shards = self.root / "shards"
         ingest = tuple(sorted(shards.glob(f"*/{_run(run_id)}"))) if shards.is_dir() else ()
-        return (self.run_attributes(run_id), self.run_decisions(run_id), *ingest)
+        local = (self._spill_root(run_id),) if isinstance(self.root, RemotePath) else ()
+        return (self.run_attributes(run_id), self.run_decisions(run_id), *ingest, *local)
 
     @property
     def dedup_index(self) -> Path:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from catalog.context import Catalog
 from catalog.models import Shard
 from catalog.settings import Settings
+from common.atomic import write_bytes_atomic
 from common.storage import as_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,3 +80,34 @@ def test_ingest_and_gate_on_s3_give_the_local_bytes(db_url, s3_root, tmp_path):
     # Every recorded sha256 checks out against the objects.
     report = json.loads(remote("verify", "--json").stdout)
     assert report["ok"] and report["shards"] == len(paths)
+
+    # A killed ingest's object that no row points at goes on the source's next ingest.
+    orphan = as_path(s3_root) / "shards" / "sample-books" / "run-000099" / "docs-00001.parquet"
+    write_bytes_atomic(b"not in the catalog", orphan)
+    remote("ingest", "sample-books", str(SAMPLES / "books"))
+    assert not orphan.exists()
+    assert _files(s3_root).keys() >= set(paths)
+
+
+def test_what_only_this_machine_uses_stays_in_the_local_home(s3_root, tmp_path):
+    from catalog.layout import Layout
+
+    layout = Layout(as_path(s3_root), home=tmp_path)
+    shard = layout.document_shard("w", 1, 1)
+    assert str(shard) == f"{s3_root}/shards/w/run-000001/docs-00001.parquet"
+    assert layout.relative(layout.decision_log(2, "admission")) == (
+        "decisions/run-000002/admission.parquet")
+    assert layout.locks == tmp_path / "locks" and layout.licence_cache.is_relative_to(tmp_path)
+    assert layout.run_spill(2, "bands") == tmp_path / "spill" / "run-000002" / "bands"
+    assert tmp_path / "spill" / "run-000002" in layout.run_dirs(2)
+
+
+def test_a_home_on_a_store_is_one_line(tmp_path):
+    from catalog.cli import app
+
+    result = CliRunner().invoke(app, ["--home", "s3://bucket/prefix", "source", "list"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: --home/GOVCAT_HOME must be a local folder (the SQLite catalog, logs and locks "
+        "live there); put the data on the store with --data-root/GOVCAT_DATA_ROOT "
+        "s3://bucket/prefix"]
