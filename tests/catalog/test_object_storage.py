@@ -81,6 +81,18 @@ def test_ingest_and_gate_on_s3_give_the_local_bytes(db_url, s3_root, tmp_path):
     report = json.loads(remote("verify", "--json").stdout)
     assert report["ok"] and report["shards"] == len(paths)
 
+    # The readers of decision logs (DuckDB through fsspec, pyarrow) answer as locally.
+    listing = ["docs", "list", "--run", str(got["run"]), "--stage", "admission", "--effect",
+               "deny", "--jsonl"]
+    assert remote(*listing).stdout == local(*listing).stdout
+    explain = ["explain", "https://shop.example.com/fr/marche", "--json"]
+
+    def decided(govcat):
+        return [(d["stage"], d["effect"], [r["rule"] for r in d["rules"]])
+                for d in json.loads(govcat(*explain).stdout)["decisions"]]
+
+    assert decided(remote) == decided(local) and decided(remote)
+
     # A killed ingest's object that no row points at goes on the source's next ingest.
     orphan = as_path(s3_root) / "shards" / "sample-books" / "run-000099" / "docs-00001.parquet"
     write_bytes_atomic(b"not in the catalog", orphan)
