@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -537,6 +538,9 @@ class _Run:
             models["quality"] = {"stages": [s.name for s in self._specs("quality")],
                                  **filter_info}
             checkpoint()
+            # The working files are rebuilt by a resumed run and read by nothing after this
+            # one: left behind they would cost more disk than the run's own outputs.
+            shutil.rmtree(self.layout.run_spill(life.run_id, ""), ignore_errors=True)
         return ProcessResult(life.run_id, self.gate_run, f"{self.policy.name}@"
                              f"{self.policy.version}", funnel, self.n_alive, life.resumed,
                              models)
