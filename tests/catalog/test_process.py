@@ -142,7 +142,10 @@ def _decision_bytes(cli, run: int) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_ray_executor_gives_the_same_decisions(cli, tmp_path):
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # where shards run is not the
+def test_ray_executor_gives_the_same_decisions(cli, tmp_path):  # catalog's business
+    """Without --ray-address, a local Ray is started for the run (the cluster case is in
+    test_process_ray_cluster.py)."""
     pytest.importorskip("ray")
     _ingest(cli, tmp_path)
     local = _run(cli, "--workers", "1")
