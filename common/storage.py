@@ -76,6 +76,10 @@ def filesystem(protocol: str) -> Any:
     if protocol not in known_implementations and protocol not in PACKAGES:
         raise StorageError(f"unknown storage protocol {protocol}://")
     try:
+        if protocol in PACKAGES:
+            # No listings cache: other processes (Ray workers, a second machine) write too, and
+            # a stale listing would hide their objects from `exists` and `glob`.
+            return fsspec.filesystem(protocol, use_listings_cache=False)
         return fsspec.filesystem(protocol)
     except ImportError:
         package = PACKAGES.get(protocol) or known_implementations[protocol].get("err", "")
