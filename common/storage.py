@@ -22,6 +22,7 @@ import os
 import posixpath
 import shutil
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -304,6 +305,41 @@ def duckdb_files(con: Any, paths: Sequence[Path | RemotePath | str]) -> list[str
     return out
 
 
+@contextmanager
+def local_file(path: Path | RemotePath | str) -> Iterator[Path]:
+    """A real local file with the content of `path`: the file itself when local; for an object,
+    a downloaded temporary copy removed afterwards (for `numpy.load(mmap_mode=...)` and other
+    readers that need a file descriptor)."""
+    p = as_path(path)
+    if not isinstance(p, RemotePath):
+        yield p
+        return
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="govcat-", suffix=f"-{p.name}")
+    os.close(fd)
+    try:
+        p.fs.get_file(p.key, name)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def walk_files(root: Path | RemotePath | str) -> Iterator[str]:
+    """Every file under `root`, as sorted POSIX paths relative to it (hidden files too)."""
+    r = as_path(root)
+    if isinstance(r, RemotePath):
+        if r.fs.isdir(r.key):
+            for key in sorted(r.fs.find(r.key)):
+                yield key[len(r.key):].lstrip("/")
+        return
+    found = []
+    for dirpath, _, files in os.walk(r):
+        rel = Path(dirpath).relative_to(r)
+        found += [(rel / f).as_posix() for f in files]
+    yield from sorted(found)
+
+
 def replace(src: Path | RemotePath, dst: Path | RemotePath) -> None:
     """Move `src` to `dst`: `os.replace` locally (atomic); a copy then delete on a store
     (each object lands whole, but a folder of them is not moved as one)."""
@@ -325,6 +361,6 @@ def remove_tree(path: Path | RemotePath) -> None:
 
 
 __all__ = ["ATOMIC_PUT", "PACKAGES", "RemotePath", "StorageError", "arrow_filesystem",
-           "as_path", "duckdb_files", "filesystem", "is_remote", "is_url", "open_file",
-           "parquet_file", "path_str", "read_schema", "read_table", "relative_to", "remove_tree",
-           "replace"]
+           "as_path", "duckdb_files", "filesystem", "is_remote", "is_url", "local_file",
+           "open_file", "parquet_file", "path_str", "read_schema", "read_table", "relative_to",
+           "remove_tree", "replace", "walk_files"]

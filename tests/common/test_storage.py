@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 from pathlib import Path
 
@@ -112,3 +113,21 @@ def test_duckdb_reads_objects_through_fsspec(s3_root):
     con = duckdb.connect()
     files = storage.duckdb_files(con, [root / "d.parquet", root / "d.parquet"])
     assert con.execute("select count(*) from read_parquet(?)", [files]).fetchone() == (4,)
+
+
+def test_local_copies_and_walks_on_both(s3_root, tmp_path):
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.arange(4, dtype=np.uint32))
+    for root in (as_path(s3_root), tmp_path / "r"):
+        write_bytes_atomic(buf.getvalue(), root / "seg" / "a.npy")
+        write_bytes_atomic(b"{}", root / "manifest.json")
+        with storage.local_file(root / "seg" / "a.npy") as local:
+            assert isinstance(local, Path)
+            assert np.load(local, mmap_mode="r").tolist() == [0, 1, 2, 3]
+        if storage.is_remote(root):
+            assert not local.exists()  # the download is removed after use
+        else:
+            assert local == root / "seg" / "a.npy"  # no copy of a local file
+        assert list(storage.walk_files(root)) == ["manifest.json", "seg/a.npy"]
