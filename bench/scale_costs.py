@@ -119,7 +119,7 @@ def stage_windows(catalog: Catalog) -> dict[str, Any]:
     else:  # one shard: the bucketing cannot be told from the first shard's work
         start, admission = gate.finished_at, 0.0
     for stage in STAGES:
-        last_attr = max(attrs[stage])
+        last_attr = max(attrs[stage], default=start)  # no shard: nothing reached it
         measure = _seconds(start, last_attr) - (admission if stage == "langid" else 0.0)
         decide = _seconds(last_attr, logs[stage])
         out[stage] = {"docs": docs_in[stage], "seconds": measure + decide,
