@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ from catalog.runs import RunLifecycle, decision_logs
 from catalog.services.facts import OptOutMatcher
 from catalog.services.integrity import check_document_shards
 from catalog.services.sources import source_record
-from catalog.timeutil import as_utc, iso_utc
+from catalog.timeutil import iso_utc
 from common.atomic import file_sha256, write_table_atomic
 from ingest.documents import count_tokens
 from policies import decision_log
@@ -162,15 +163,23 @@ class _Cut:
         indexed = session.execute(select(func.coalesce(func.sum(Shard.n_docs), 0)).where(
             Shard.kind == "documents")).scalar_one()
         if len(kept) * 2 >= indexed:
-            # Most of the index is kept: one scan is cheaper than a lookup per document.
+            # Most of the index is kept: one scan is cheaper than a lookup per document, and
+            # the driver's plain tuples cheaper than SQLAlchemy's rows (times stay as the
+            # driver gives them: text on SQLite, parsed in bulk by `_timestamps`).
             wanted = set(kept)
-            rows = [r for r in connection.execute(query).all() if r[0] in wanted]
+            cursor = connection.connection.driver_connection.cursor()
+            try:
+                cursor.execute(str(query.compile(dialect=connection.dialect)))
+                rows = [r for r in cursor.fetchall() if r[0] in wanted]
+            finally:
+                cursor.close()
         else:
             for start in range(0, len(kept), 5000):
                 rows += connection.execute(query.where(columns.id.in_(
                     kept[start:start + 5000]))).all()
         self.index: dict[str, Any] = dict(zip([r[0] for r in rows], rows, strict=True))
-        missing = [d for d in kept if d not in self.index]
+        missing = [] if len(self.index) == len(set(kept)) else [
+            d for d in kept if d not in self.index]
         if missing:
             raise IntegrityError(f"run {self.run_id} keeps {len(missing)} document(s) the "
                                  f"index no longer holds, e.g. {missing[0]}")
@@ -234,11 +243,14 @@ class _Cut:
         from reports.release_files import SHARD_SCHEMA, metadata_json
 
         if not ids:
-            return {name: pa.array([], SHARD_SCHEMA.field(name).type)
-                    for name in SHARD_SCHEMA.names if name not in ("text", "language")}, []
+            return {**{name: pa.array([], SHARD_SCHEMA.field(name).type)
+                       for name in SHARD_SCHEMA.names if name not in ("text", "language")},
+                    "content_sha256": pa.array([], pa.string())}, []
         rows = [self.index[d] for d in ids]
-        (_, source_ids, urls, hosts, concluded, declared, n_tokens, collected, *_) = zip(
-            *rows, strict=True)
+        # column by column: zip(*rows) would call next() on one iterator per row, per column
+        (source_ids, urls, hosts, concluded, declared, n_tokens, collected, shas) = (
+            list(map(itemgetter(i), rows)) for i in (
+                _SOURCE, _URL, _HOST, _CONCLUDED, _DECLARED, _TOKENS, _COLLECTED, _SHA))
         known = sorted(self.sources)
         slugs = pa.array([self.sources[i].slug for i in known], pa.string())
         # One JSON text per distinct (host, declared licence), taken per row.
@@ -259,7 +271,8 @@ class _Cut:
             "license": pa.array([c or d for c, d in zip(concluded, declared, strict=True)],
                                 pa.string()),
             "n_tokens": pc.fill_null(pa.array(n_tokens, pa.int64()), 0),
-            "collected_at": pa.array(collected, SHARD_SCHEMA.field("collected_at").type),
+            "collected_at": _timestamps(collected),
+            "content_sha256": pa.array(shas, pa.string()),
             "metadata": pa.array(texts, pa.string()).take(pa.array(which.ravel())),
         }
         return columns, list(hosts)
@@ -279,10 +292,11 @@ class _Cut:
         )
 
         ids = sorted(released)
-        columns, hosts = self._columns(ids)
+        columns, hosts = dict(self.columns), self.hosts
+        columns.pop("content_sha256")
         redacted: Counter = Counter()
-        self.released_tokens: dict[str, int] = {}  # only where redaction changed the count
         tokens = columns["n_tokens"].to_numpy().copy()  # redacted documents' counts change
+        self.released_tokens = tokens
         to_redact = pa.array(sorted(self.redactions), pa.string())
         languages: list[Any] = []
         seen = 0
@@ -298,26 +312,27 @@ class _Cut:
                 text = batch.column(1)
                 meta["language"] = batch.column(2)
                 languages.append(meta["language"])
-                touched = np.flatnonzero(pc.is_in(batch_ids, value_set=to_redact).to_numpy(
-                    zero_copy_only=False)).tolist()
-                if touched:
-                    texts = text.to_pylist()
-                    row_tokens = meta["n_tokens"].to_pylist()
-                    row_meta = meta["metadata"].to_pylist()
+                hit = pc.is_in(batch_ids, value_set=to_redact)
+                touched = np.flatnonzero(hit.to_numpy(zero_copy_only=False)).tolist()
+                if touched:  # only those rows are taken out of Arrow and put back
+                    texts, row_tokens, row_meta = [], [], []
                     for i in touched:
                         doc_id = ids[seen + i]
                         types, placeholder, spans = self.redactions[doc_id]
-                        texts[i] = redact(texts[i], spans, types, placeholder, doc_id=doc_id)
+                        texts.append(redact(text[i].as_py(), spans, types, placeholder,
+                                            doc_id=doc_id))
                         per_type = Counter(s["type"] for s in spans)
                         redacted.update(per_type)
-                        row_meta[i] = metadata_json(
-                            {**json.loads(row_meta[i]), "redacted": dict(sorted(
-                                per_type.items()))}, doc_id)
-                        row_tokens[i] = tokens[seen + i] = count_tokens(texts[i])
-                        self.released_tokens[doc_id] = row_tokens[i]
-                    text = pa.array(texts, pa.large_string())
-                    meta["n_tokens"] = pa.array(row_tokens, pa.int64())
-                    meta["metadata"] = pa.array(row_meta, pa.string())
+                        row_meta.append(metadata_json(
+                            {**json.loads(meta["metadata"][i].as_py()), "redacted": dict(
+                                sorted(per_type.items()))}, doc_id))
+                        row_tokens.append(count_tokens(texts[-1]))
+                        tokens[seen + i] = row_tokens[-1]
+                    text = pc.replace_with_mask(text, hit, pa.array(texts, text.type))
+                    meta["n_tokens"] = pc.replace_with_mask(meta["n_tokens"], hit,
+                                                            pa.array(row_tokens, pa.int64()))
+                    meta["metadata"] = pc.replace_with_mask(meta["metadata"], hit,
+                                                            pa.array(row_meta, pa.string()))
                 writer.add_batch(pa.table({**meta, "text": text}))
                 seen += n
                 if self.progress:
@@ -412,6 +427,7 @@ class _Cut:
             staging = self.layout.release_staging(self.name, self.version)
             shutil.rmtree(staging, ignore_errors=True)  # a killed attempt's, under our lock
             staging.mkdir(parents=True)
+            self.columns, self.hosts = self._columns(sorted(released))
             if existing is not None:
                 return self._again(life, final, staging, released, excluded, existing)
             with ThreadPoolExecutor(1, thread_name_prefix="dedup-index") as pool:
@@ -553,13 +569,13 @@ class _Cut:
                 {"release_id": release.id, "path": e["path"], "kind": e["kind"],
                  "sha256": e["sha256"], "n_bytes": e["bytes"], "documents": e["documents"],
                  "tokens": e["tokens"]} for e in entries])
-            index_ids = index.column("id").to_pylist()
-            changed = self.released_tokens  # redaction changed these documents' counts
-            tokens = [changed[d] if d in changed else self.index[d][_TOKENS] or 0
-                      for d in index_ids]
+            index_ids = index.column("id").combine_chunks()
+            if not index_ids.equals(self.columns["id"]):  # both are the released ids in order
+                raise IntegrityError(f"{final / 'index.parquet'} does not list the released "
+                                     "documents; cut the release again")
             copy_tuples(uow.session, ReleaseMember.__table__, MEMBER_COPY_TYPES, zip(
-                repeat(release.id), index_ids, index.column("content_sha256").to_pylist(),
-                tokens))
+                repeat(release.id), index_ids.to_pylist(),
+                index.column("content_sha256").to_pylist(), self.released_tokens.tolist()))
             if excluded:
                 uow.session.execute(insert(ReleaseExclusion.__table__), [
                     {"release_id": release.id, "document_id": d, "reason": "optout",
@@ -628,9 +644,9 @@ class _Cut:
             else:
                 raw = np.frombuffer(b"".join(column.to_pylist()), dtype=np.uint8)
             sigs = raw.view("<u4").reshape(len(ids), params.num_perm).astype(np.uint32)
-            rows = [self.index[d] for d in ids]
-            index.add(ids, [as_utc(r[_COLLECTED]) for r in rows], sigs,
-                      [r[_SHA] for r in rows])
+            at = pc.index_in(table.column("id"), value_set=self.columns["id"])
+            index.add(ids, self.columns["collected_at"].take(at).to_numpy(zero_copy_only=False),
+                      sigs, self.columns["content_sha256"].take(at).to_pylist())
         except BaseException:
             lock.release()
             raise
@@ -647,6 +663,17 @@ class _DedupUpdate:
             self.index.save(path)
         finally:
             self.lock.release()
+
+
+def _timestamps(values: Sequence[Any]) -> Any:
+    """Collection times as a UTC timestamp array: datetimes as the Postgres driver gives them,
+    or the text SQLite stores them as (naive, UTC), parsed by Arrow in one go."""
+    import pyarrow as pa
+
+    utc = pa.timestamp("us", tz="UTC")
+    if any(isinstance(v, str) for v in values):
+        return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(utc)
+    return pa.array(values, utc)
 
 
 # Positions in a row of the catalog's index (`_Cut.index`), the id first.
