@@ -12,10 +12,10 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from common.atomic import WrittenFile, write_bytes_atomic
+from common.storage import as_path
 from reports.errors import ManifestError
 
 FORMAT = "govcat-release/1"
@@ -64,11 +64,11 @@ def write_manifest(release_dir: str | os.PathLike[str],
     body.setdefault("format", FORMAT)
     if body["format"] != FORMAT:
         raise ManifestError(f"manifest format {body['format']!r} is not {FORMAT!r}")
-    return write_bytes_atomic(manifest_bytes(body), Path(release_dir) / MANIFEST_NAME)
+    return write_bytes_atomic(manifest_bytes(body), as_path(release_dir) / MANIFEST_NAME)
 
 
 def load_manifest(release_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    path = Path(release_dir) / MANIFEST_NAME
+    path = as_path(release_dir) / MANIFEST_NAME
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

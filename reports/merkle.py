@@ -22,9 +22,9 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from common.storage import as_path
 from reports.errors import ProofError, ReleaseDataError
 from reports.manifest import MERKLE_ALGORITHM as ALGORITHM
 from reports.manifest import canonical_json
@@ -256,7 +256,7 @@ def check_proof_file(path_or_dict: str | os.PathLike[str] | Mapping[str, Any], *
     else:
         where = str(path_or_dict)
         try:
-            data = json.loads(Path(path_or_dict).read_text(encoding="utf-8"))
+            data = json.loads(as_path(path_or_dict).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ProofError(f"{where}: no such proof file") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -37,6 +37,7 @@ from common.atomic import (
     atomic_path,
     file_sha256,
 )
+from common.storage import RemotePath, as_path
 from reports.errors import ReleaseDataError
 from reports.manifest import DATA_DIR, INDEX_NAME, MERKLE_ALGORITHM
 from reports.merkle import LEAF_DESCRIPTION, packed_root
@@ -115,9 +116,10 @@ class ReleaseFiles:
 class _StreamingParquet:
     """One Parquet file written row group by row group under its final name only when done."""
 
-    def __init__(self, final: Path, schema: pa.Schema, use_dictionary: list[str]):
+    def __init__(self, final: Path | RemotePath, schema: pa.Schema,
+                 use_dictionary: list[str]):
         self._stack = ExitStack()
-        tmp = self._stack.enter_context(atomic_path(final))
+        tmp = self._tmp = self._stack.enter_context(atomic_path(final))
         try:
             self._writer = pq.ParquetWriter(tmp, schema, use_dictionary=use_dictionary,
                                             **_PARQUET_OPTIONS)
@@ -130,9 +132,13 @@ class _StreamingParquet:
         """One row group of all of `table`'s rows."""
         self._writer.write_table(table, row_group_size=max(1, table.num_rows))
 
-    def close(self) -> None:
+    def close(self) -> tuple[str, int]:
+        """Finish the file; its sha256 and size, taken from the local file before it is
+        published (for an object: without reading it back from the store)."""
         self._writer.close()
+        digest, size = file_sha256(self._tmp), os.stat(self._tmp).st_size
         self._stack.close()
+        return digest, size
 
     def abort(self, exc: BaseException) -> None:
         try:
@@ -231,7 +237,7 @@ class ReleaseShardWriter:
                  shard_bytes: int = DEFAULT_SHARD_BYTES, row_group_rows: int = ROW_GROUP_ROWS):
         if shard_bytes <= 0 or row_group_rows <= 0:
             raise ReleaseDataError("shard_bytes and row_group_rows must be positive")
-        self.release_dir = Path(release_dir)
+        self.release_dir = as_path(release_dir)
         self.shard_bytes = shard_bytes
         self.row_group_rows = row_group_rows
         self._leaves = bytearray()
@@ -351,14 +357,13 @@ class ReleaseShardWriter:
             self._close_shard()
         for group in self._index_rows.take(everything=True):
             self._submit(self._index.write, group)
-        self._submit(self._index.close)
+        closed = self._submit(self._index.close)
         self._drain(0)
         self._pool.shutdown()
         self._finished = True
-        final = self._index.final
-        index = ReleaseFile(path=INDEX_NAME, kind="index", sha256=file_sha256(final),
-                            bytes=final.stat().st_size, documents=self._documents,
-                            tokens=self._tokens)
+        digest, size = closed.result()
+        index = ReleaseFile(path=INDEX_NAME, kind="index", sha256=digest, bytes=size,
+                            documents=self._documents, tokens=self._tokens)
         files = (*(f.result() for f in self._files), index)
         return ReleaseFiles(files=files, documents=self._documents, tokens=self._tokens,
                             text_bytes=self._text_bytes,
@@ -404,10 +409,9 @@ class ReleaseShardWriter:
         documents, tokens = self._shard_rows, self._shard_tokens
 
         def close() -> ReleaseFile:
-            shard.close()
-            return ReleaseFile(path=name, kind="data", sha256=file_sha256(shard.final),
-                               bytes=shard.final.stat().st_size, documents=documents,
-                               tokens=tokens)
+            digest, size = shard.close()
+            return ReleaseFile(path=name, kind="data", sha256=digest, bytes=size,
+                               documents=documents, tokens=tokens)
 
         self._files.append(self._submit(close))
         self._documents += self._shard_rows

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from common.atomic import file_sha256
+from common.storage import RemotePath, as_path, parquet_file, read_table, walk_files
 from reports.errors import ManifestError, ProofError, ReleaseDataError
 from reports.manifest import (
     INDEX_NAME,
@@ -96,17 +97,9 @@ def _names(ids: list[str]) -> str:
     return head + (f" (+{more} more)" if more > 0 else "")
 
 
-def _present_files(root: Path) -> set[str]:
-    present: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = Path(dirpath).relative_to(root)
-        if rel_dir == Path("."):
-            dirnames[:] = [d for d in dirnames if d not in UNLISTED]
-            filenames = [f for f in filenames if f not in UNLISTED]
-        dirnames.sort()
-        for name in filenames:
-            present.add((rel_dir / name).as_posix())
-    return present
+def _present_files(root: Path | RemotePath) -> set[str]:
+    """The release's files (POSIX paths relative to it), without those UNLISTED at its top."""
+    return {p for p in walk_files(root) if p.split("/")[0] not in UNLISTED}
 
 
 # --- reading index.parquet ------------------------------------------------------------------
@@ -143,10 +136,8 @@ class _Index:
                 for i, shard in enumerate(codes.dictionary.to_pylist()) if shard is not None}
 
 
-def _read_index(path: Path) -> _Index:
-    import pyarrow.parquet as pq
-
-    return _Index(pq.read_table(path, columns=["id", "content_sha256", "shard", "row"]))
+def _read_index(path: Path | RemotePath) -> _Index:
+    return _Index(read_table(path, columns=["id", "content_sha256", "shard", "row"]))
 
 
 def _well_formed(table: Any) -> bool:
@@ -232,15 +223,13 @@ def _check_file(root: Path, path: str, decode: bool, expected_sha256: str | None
         return result
     if not decode:
         return result
-    import pyarrow.parquet as pq
-
     # An intact file needs only the columns the index is checked against, and its page
     # checksums cannot fail. A changed one is decoded whole with checksums verified, so damage
     # in any column shows as an unreadable row group instead of as garbled values.
     changed = result.sha256 != expected_sha256
     columns = None if changed else ["id", "text", "n_tokens"]
     try:
-        pf = pq.ParquetFile(full, page_checksum_verification=changed)
+        pf = parquet_file(full, page_checksum_verification=changed)
         names = set(pf.schema_arrow.names)
         lacking = [c for c in ("id", "text", "n_tokens") if c not in names]
         if lacking:
@@ -433,7 +422,7 @@ def verify_release(release_dir: str | os.PathLike[str], *, deep: bool = True,
     calling thread), so a progress bar over the listed files' sizes can advance.
     """
     started = time.perf_counter()
-    root = Path(release_dir)
+    root = as_path(release_dir)
     report = VerifyReport(release_dir=root, deep=deep)
     try:
         manifest = load_manifest(root)
@@ -529,7 +518,7 @@ def verify_release(release_dir: str | os.PathLike[str], *, deep: bool = True,
 
 def document_proof(release_dir: str | os.PathLike[str], doc_id: str) -> InclusionProof:
     """The inclusion proof of one document, built from the folder's index and manifest."""
-    root = Path(release_dir)
+    root = as_path(release_dir)
     manifest = load_manifest(root)
     try:
         index = _read_index(root / INDEX_NAME)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +58,7 @@ from catalog.services.integrity import check_document_shards
 from catalog.services.sources import source_record
 from catalog.timeutil import iso_utc
 from common.atomic import file_sha256, write_table_atomic
+from common.storage import as_path, duckdb_files, is_remote, read_schema, read_table, remove_tree
 from ingest.documents import count_tokens
 from policies import decision_log
 from policies.taxonomy import load_taxonomy
@@ -189,7 +189,7 @@ class _Cut:
         shard_ids = sorted({v[_SHARD] for v in rows if v[_SHARD] is not None})
         self.shards = {sh.id: sh for sh in session.execute(
             select(Shard).where(Shard.id.in_(shard_ids))).scalars()}
-        self.language_files = [str(self.layout.absolute(p)) for p in session.execute(
+        self.language_files = [self.layout.absolute(p) for p in session.execute(
             select(Shard.path).where(Shard.run_id == self.run_id, Shard.kind == "attributes",
                                      Shard.stage == "langid")).scalars()]
         self.dedup_attributes = session.execute(select(Shard.path).where(
@@ -218,8 +218,9 @@ class _Cut:
 
         if not ids:
             return
-        files = sorted(str(self.layout.absolute(sh.path)) for sh in self.shards.values())
         con = duckdb.connect()
+        files = duckdb_files(con, sorted(self.layout.absolute(sh.path)
+                                         for sh in self.shards.values()))
         con.execute("SET preserve_insertion_order = false")
         con.register("wanted", pa.table({"id": pa.array(ids, pa.string())}))
         languages = ("select id, min(lang) as lang from read_parquet($langs, "
@@ -227,7 +228,7 @@ class _Cut:
                      else "select null::varchar as id, null::varchar as lang limit 0")
         params: dict[str, Any] = {"files": files}
         if self.language_files:
-            params["langs"] = self.language_files
+            params["langs"] = duckdb_files(con, self.language_files)
         yield from con.sql(
             "select d.id, d.text, l.lang from read_parquet($files) d "
             f"join wanted w on d.id = w.id left join ({languages}) l on l.id = d.id "
@@ -425,7 +426,7 @@ class _Cut:
             released = [d for d in self.kept if d not in excluded]
             check_document_shards(self.catalog, self.shards.values())
             staging = self.layout.release_staging(self.name, self.version)
-            shutil.rmtree(staging, ignore_errors=True)  # a killed attempt's, under our lock
+            remove_tree(staging)  # a killed attempt's, under our lock
             staging.mkdir(parents=True)
             self.columns, self.hosts = self._columns(sorted(released))
             if existing is not None:
@@ -446,7 +447,7 @@ class _Cut:
         files, entries, _, _ = self._release_files(life, staging, released, excluded)
         same = (existing.merkle_root == files.merkle_root and self._same_files(
             session_files=existing.id, entries=entries))
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
         if not same:
             raise AlreadyExists(
                 f"release {self.name}@{self.version} exists with other content (opt-"
@@ -467,7 +468,7 @@ class _Cut:
         extra = [("decisions", self._decisions_file(staging)),
                  ("excluded", self._excluded_file(staging, excluded))]
         entries = [f.to_dict() for f in files.files] + [
-            {"path": Path(w.path).name, "kind": kind, "sha256": w.sha256,
+            {"path": as_path(w.path).name, "kind": kind, "sha256": w.sha256,
              "bytes": w.n_bytes, "documents": w.n_rows, "tokens": 0}
             for kind, w in extra]
         manifest = self._manifest(FORMAT, canonical_sha256, life, files, written,
@@ -477,14 +478,23 @@ class _Cut:
 
     def _finish(self, life, final: Path, staging: Path, released: list[str],
                 excluded: dict[str, list[str]], created_at: datetime, update) -> CutResult:
-        """A first cut: write, rename into place, record, then commit the dedup index update
-        `update` (a future of `_dedup_update`) prepared meanwhile."""
+        """A first cut: write, put into place, record, then commit the dedup index update
+        `update` (a future of `_dedup_update`) prepared meanwhile.
+
+        Locally the folder is written under its staging name and renamed into place. A store
+        has no atomic rename of a prefix: there the files go straight to the release's own
+        prefix, manifest.json last, and a prefix without a manifest is no release to any
+        reader; either way the catalog records the release only after that."""
+        if final.exists():  # put in place by a killed cut, never recorded
+            remove_tree(final)
+        if is_remote(final):
+            remove_tree(staging)
+            staging = final
         files, entries, manifest, manifest_sha = self._release_files(
             life, staging, released, excluded)
-        if final.exists():  # renamed into place by a killed cut, never recorded
-            shutil.rmtree(final)
-        _fsync_tree(staging)
-        os.rename(staging, final)
+        if not is_remote(final):
+            _fsync_tree(staging)
+            os.rename(staging, final)
         self._record(life, final, manifest, manifest_sha, files, entries, released, excluded,
                      created_at)
         if update.result() is not None:
@@ -550,9 +560,8 @@ class _Cut:
 
     def _record(self, life, final, manifest, manifest_sha, files, entries, released, excluded,
                 created_at) -> int:
-        import pyarrow.parquet as pq
 
-        index = pq.read_table(final / "index.parquet", columns=["id", "content_sha256"])
+        index = read_table(final / "index.parquet", columns=["id", "content_sha256"])
         with self.catalog.uow() as uow:
             release = Release(
                 name=self.name, version=self.version, description=self.description,
@@ -608,7 +617,6 @@ class _Cut:
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
 
         from catalog.locks import NamedLock
         from catalog.services.process import SIGNATURE_COLUMN
@@ -617,9 +625,9 @@ class _Cut:
         if not members or self.dedup_attributes is None:
             return None
         attrs = self.layout.absolute(self.dedup_attributes)
-        if SIGNATURE_COLUMN not in pq.read_schema(attrs).names:
+        if SIGNATURE_COLUMN not in read_schema(attrs).names:
             return None  # a run from before signatures were kept: nothing to add from
-        table = pq.read_table(attrs, columns=["id", SIGNATURE_COLUMN])
+        table = read_table(attrs, columns=["id", SIGNATURE_COLUMN])
         table = table.filter(pc.is_in(table.column("id"), pa.array(members, pa.string())))
         params = DedupParams()
         lock = NamedLock(self.catalog, "dedup-index")

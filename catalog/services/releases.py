@@ -25,6 +25,7 @@ from catalog.models import (
 )
 from catalog.runs import decision_logs
 from catalog.timeutil import iso_utc
+from common.storage import RemotePath, as_path
 from policies import decision_log
 
 
@@ -45,9 +46,10 @@ def find(session, ref: str) -> Release:
     return max(rows, key=lambda r: tuple(int(x) for x in r.version.split(".")))
 
 
-def release_dir(catalog, ref: str) -> Path:
-    """A folder given as a path, or the folder of a release the catalog knows."""
-    path = Path(ref)
+def release_dir(catalog, ref: str) -> Path | RemotePath:
+    """A folder given as a path (or a store URL), or the folder of a release the catalog
+    knows."""
+    path = as_path(ref)
     if path.is_dir():
         return path
     with catalog.session() as s:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from catalog.web.render import page
+from common.storage import as_path
 
 router = APIRouter()
 # A report is a page of its own (a datasheet inlines its CSS and charts): shown in a sandbox
@@ -88,7 +89,7 @@ def release(request: Request, ref: str):
         if key.startswith("by_") and isinstance(counts, dict):
             data["counts"][key] = dict(sorted(counts.items(),
                                               key=lambda kv: (-kv[1]["tokens"], kv[0])))
-    data["reports"] = _reports(Path(data["folder"]))
+    data["reports"] = _reports(as_path(data["folder"]))
     return page(request, "release.html", data, title=f"Release {data['release']}",
                 charts=_charts(data) if "application/json" not in
                 request.headers.get("accept", "") else [])
