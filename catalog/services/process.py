@@ -28,8 +28,10 @@ from __future__ import annotations
 import heapq
 import json
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ from catalog.services import policies as policy_store
 from catalog.services.integrity import check_document_shards
 from catalog.timeutil import as_utc
 from common.atomic import atomic_path, file_sha256, write_table_atomic
+from common.storage import RemotePath, as_path, parquet_file, path_str, read_schema, read_table
 from policies import decision_log
 from policies.decision_log import DEFAULT_RULE, DecisionLogWriter, RuleTally
 from policies.engine import CompiledPolicy, compile_policy
@@ -137,7 +140,7 @@ class _Run:
                  filters: ContentFilters | None = None, ray_address: str | None = None):
         self.catalog = catalog
         self.filters = filters or ContentFilters()
-        self.outputs: dict[str, dict[int, Path]] = {}
+        self.outputs: dict[str, dict[int, Path | RemotePath]] = {}
         self.layout = catalog.layout
         self.policy_ref = policy_ref
         self.sources = list(sources or [])
@@ -151,6 +154,23 @@ class _Run:
         self.alive_in: dict[str, dict[int, int]] = {}  # stage -> shard -> survivors
         self.stage_before = {"langid": "admission", "quality": "langid", "dedup": "quality",
                              "pii": "dedup"}
+        # Seconds per step (stats["timings"], read by bench/scale_costs.py): admission_s, and
+        # measure_s / decide_s per stage; a resumed run starts from what the attempts before
+        # it recorded, so the figures are the run's whole cost.
+        self.timings: dict[str, Any] = {}
+
+    @contextmanager
+    def _timed(self, stage: str, part: str = "") -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = time.perf_counter() - started
+            if stage == "admission":
+                self.timings["admission_s"] = self.timings.get("admission_s", 0.0) + seconds
+            else:
+                entry = self.timings.setdefault(stage, {"measure_s": 0.0, "decide_s": 0.0})
+                entry[part] += seconds
 
     # ------------------------------------------------------------------ steps
     def _spill(self, name: str) -> Path:
@@ -163,7 +183,7 @@ class _Run:
         """The documents of a shard that passed `stage` (id order): id, n_tokens, collected_at."""
         if not self.alive_in[stage].get(shard_id):
             return _ALIVE_SCHEMA.empty_table()
-        return pq.read_table(self._alive_path(stage, shard_id))
+        return read_table(self._alive_path(stage, shard_id))
 
     def _write_alive(self, stage: str, shard_id: int, table: pa.Table) -> None:
         self.alive_in.setdefault(stage, {})[shard_id] = table.num_rows
@@ -232,7 +252,7 @@ class _Run:
         self.shards = sorted(shard_ids)
         self.alive_in["admission"] = {}
         for shard_id in self.shards:
-            parts = [pq.read_table(c, columns=_ALIVE_SCHEMA.names,
+            parts = [read_table(c, columns=_ALIVE_SCHEMA.names,
                                    filters=[("shard_id", "=", shard_id)]) for c in chunks]
             self._write_alive("admission", shard_id,
                               pa.concat_tables(parts).sort_by("id"))
@@ -286,7 +306,7 @@ class _Run:
             return (StageSpec("quality_v1"), *self.filter_specs)
         return tuple(StageSpec(name) for name in STAGE_SPECS[stage])
 
-    def _measure(self, stage: str) -> dict[int, Path]:
+    def _measure(self, stage: str) -> dict[int, Path | RemotePath]:
         """Run one stage's attribute tasks over the document shards that hold live documents."""
         specs = self._specs(stage)
         tasks, outputs = [], {}
@@ -295,11 +315,14 @@ class _Run:
             outputs[shard_id] = out
             tasks.append(ShardTask(str(self.root / self.shard_paths[shard_id]), str(out),
                                    specs, columns=("id", "text")))
-        expected = {str(self.root / p): r.sha256 for p, r in self.life.recorded_shards().items()}
+        expected = {path_str(self.root / p): r.sha256
+                    for p, r in self.life.recorded_shards().items()}
 
         def done(result) -> None:
+            # The worker's hash and size of the bytes it wrote: an object is not read back.
             self.life.record_shard(kind="attributes", stage=stage, n_docs=result.rows,
-                                   path=Path(result.output_path))
+                                   path=as_path(result.output_path), sha256=result.sha256,
+                                   n_bytes=result.n_bytes)
             if self.progress:
                 self.progress(stage, result.rows)
 
@@ -359,8 +382,9 @@ class _Run:
             written = log.close()
         gate_svc.record_decisions(self.catalog, self.life, stage, written, tally)
 
-    def _attribute_rows(self, outputs: dict[int, Path], compiled: CompiledPolicy | None = None,
-                        stage: str | None = None) -> Callable[[int], Iterable[dict[str, Any]]]:
+    def _attribute_rows(self, outputs: dict[int, Path | RemotePath],
+                        compiled: CompiledPolicy | None = None, stage: str | None = None,
+                        ) -> Callable[[int], Iterable[dict[str, Any]]]:
         """The attribute rows of a stage's shard; with `compiled`, also the attributes of
         earlier stages its rules read (the same document shard gives the same rows, in the
         same order, to every stage)."""
@@ -370,16 +394,16 @@ class _Run:
 
         def rows_of(shard_id: int) -> Iterable[dict[str, Any]]:
             path = outputs[shard_id]
-            table = pq.read_table(path)
+            table = read_table(path)
             lacking = wanted - set(table.column_names)
             for earlier in self.outputs.values():
                 prior = earlier.get(shard_id)
                 if not lacking or prior is None or prior == path:
                     continue
-                columns = [c for c in pq.read_schema(prior).names if c in lacking]
+                columns = [c for c in read_schema(prior).names if c in lacking]
                 if not columns:
                     continue
-                extra = pq.read_table(prior, columns=["id", *columns])
+                extra = read_table(prior, columns=["id", *columns])
                 if not extra.column("id").equals(table.column("id")):
                     raise InvalidInput(f"{prior}: not the documents of {path}; run again")
                 for name in columns:
@@ -397,15 +421,32 @@ class _Run:
         against the index of released documents, then decide. Band tables and signatures go
         to files (a partition count from the memory budget); each shard's cluster attributes
         go to a file of their own, merged in id order into dedup.parquet."""
-        from processing.dedup import DedupIndex, DedupParams
-        from processing.dedup.partitions import partition_count
-        from processing.stages.dedup import Deduplicator
-        from processing.types import Document as ProcDocument
+        from processing.dedup import DedupParams
 
         params = DedupParams()
         shards = self._shards_with_alive("dedup")
         out = self.layout.dedup_attributes(self.life.run_id)
         recorded = self.life.recorded_shards().get(self.layout.relative(out))
+        with self._timed("dedup", "measure_s"):
+            self._cluster(params, shards, out, recorded)
+
+        def rows_of(shard_id: int) -> Iterable[dict[str, Any]]:
+            part = self._dedup_part(shard_id)
+            columns = [c for c in read_schema(part).names if c != SIGNATURE_COLUMN]
+            return read_table(part, columns=columns).to_pylist()
+
+        with self._timed("dedup", "decide_s"):
+            self._decide("dedup", compiled, rows_of, funnel)
+        return {"params": {k: getattr(params, k)
+                           for k in ("shingle_words", "num_perm", "bands", "rows", "seed")}}
+
+    def _cluster(self, params, shards: list[int], out: Path | RemotePath, recorded) -> None:
+        """dedup.parquet and the per-shard cluster files, unless a killed run left them whole."""
+        from processing.dedup import DedupIndex
+        from processing.dedup.partitions import partition_count
+        from processing.stages.dedup import Deduplicator
+        from processing.types import Document as ProcDocument
+
         if (recorded is None or not out.exists() or file_sha256(out) != recorded.sha256
                 or not all(self._dedup_part(s).exists() for s in shards)):
             prior_dir = self.layout.dedup_index
@@ -420,8 +461,8 @@ class _Run:
                 for shard_id in shards:
                     alive = self._alive("quality", shard_id).to_pydict()
                     when = dict(zip(alive["id"], alive["collected_at"], strict=True))
-                    table = pq.read_table(self.root / self.shard_paths[shard_id],
-                                          columns=["id", "text"]).to_pydict()
+                    table = read_table(self.root / self.shard_paths[shard_id],
+                                       columns=["id", "text"]).to_pydict()
                     first = len(ranges) and ranges[-1][2]
                     n = 0
                     for doc_id, text in zip(table["id"], table["text"], strict=True):
@@ -459,16 +500,8 @@ class _Run:
             written = _write_merged(out, [self._dedup_part(s) for s in shards], width,
                                     exact_type)
             self.life.record_shard(kind="attributes", stage="dedup", path=out,
-                                   n_docs=written.n_rows, sha256=written.sha256)
-
-        def rows_of(shard_id: int) -> Iterable[dict[str, Any]]:
-            part = self._dedup_part(shard_id)
-            columns = [c for c in pq.read_schema(part).names if c != SIGNATURE_COLUMN]
-            return pq.read_table(part, columns=columns).to_pylist()
-
-        self._decide("dedup", compiled, rows_of, funnel)
-        return {"params": {k: getattr(params, k)
-                           for k in ("shingle_words", "num_perm", "bands", "rows", "seed")}}
+                                   n_docs=written.n_rows, sha256=written.sha256,
+                                   n_bytes=written.n_bytes)
 
     def _check_components(self):
         """Fail before any work when a stage or the executor cannot load, naming the fix."""
@@ -510,34 +543,41 @@ class _Run:
         with RunLifecycle(self.catalog, kind="process", lock=lock, policy_id=stored.id,
                           resume_key=key, config=config) as life:
             self.life = life
+            self.timings = _prior_timings(life.stats.get("timings") if life.resumed else None)
 
-            def checkpoint() -> None:
+            def checkpoint(save: bool = True) -> None:
                 life.stats = {"funnel": [x.to_dict() for x in funnel], "models": models,
-                              "kept": self.n_alive}
+                              "kept": self.n_alive, "timings": _rounded(self.timings)}
                 life.end_audit = {"kept": self.n_alive}
+                if save:  # a killed run's resume adds to the time it had spent
+                    life.save_stats()
 
-            checkpoint()
-            self._admission()
-            funnel.append(self.admission_funnel)
-            checkpoint()
-            for stage in ("langid", "quality"):
-                outputs = self._measure(stage)
-                f = StageFunnel(stage)
-                self._decide(stage, compiled, self._attribute_rows(outputs, compiled, stage), f)
-                funnel.append(f)
+            checkpoint(save=False)
+            try:
+                with self._timed("admission"):
+                    self._admission()
+                funnel.append(self.admission_funnel)
                 checkpoint()
-            f = StageFunnel("dedup")
-            models["dedup"] = self._dedup(compiled, f)
-            funnel.append(f)
-            checkpoint()
-            outputs = self._measure("pii")
-            f = StageFunnel("pii")
-            self._decide("pii", compiled, self._attribute_rows(outputs, compiled, "pii"), f)
-            funnel.append(f)
-            models.update(_model_info())
-            models["quality"] = {"stages": [s.name for s in self._specs("quality")],
-                                 **filter_info}
-            checkpoint()
+                for stage in ("langid", "quality", "dedup", "pii"):
+                    f = StageFunnel(stage)
+                    if stage == "dedup":
+                        models["dedup"] = self._dedup(compiled, f)
+                    else:
+                        with self._timed(stage, "measure_s"):
+                            outputs = self._measure(stage)
+                        with self._timed(stage, "decide_s"):
+                            self._decide(stage, compiled,
+                                         self._attribute_rows(outputs, compiled, stage), f)
+                    funnel.append(f)
+                    if stage != "pii":
+                        checkpoint()
+                models.update(_model_info())
+                models["quality"] = {"stages": [s.name for s in self._specs("quality")],
+                                     **filter_info}
+                checkpoint(save=False)  # saved with the run's end
+            except BaseException:
+                checkpoint(save=False)  # what it spent, saved as the run fails
+                raise
             # The working files are rebuilt by a resumed run and read by nothing after this
             # one: left behind they would cost more disk than the run's own outputs.
             shutil.rmtree(self.layout.run_spill(life.run_id, ""), ignore_errors=True)
@@ -563,7 +603,7 @@ class _Logged:
 def _merge_by_id(paths: Sequence[Path], columns: Sequence[str]) -> Iterator[dict[str, Any]]:
     """Rows of id-sorted files in id order, a few batches of each in memory at a time."""
     def rows(path: Path) -> Iterator[dict[str, Any]]:
-        pf = pq.ParquetFile(path)
+        pf = parquet_file(path)
         wanted = [c for c in columns if c in pf.schema_arrow.names]
         for batch in pf.iter_batches(batch_size=_MERGE_BATCH, columns=wanted):
             yield from batch.to_pylist()
@@ -571,7 +611,8 @@ def _merge_by_id(paths: Sequence[Path], columns: Sequence[str]) -> Iterator[dict
     return heapq.merge(*(rows(p) for p in paths), key=lambda r: r["id"])
 
 
-def _write_merged(out: Path, parts: Sequence[Path], width: int, exact_type: pa.DataType):
+def _write_merged(out: Path | RemotePath, parts: Sequence[Path], width: int,
+                  exact_type: pa.DataType):
     """dedup.parquet: the per-shard cluster attributes merged in id order, streamed in row
     groups of 64Ki rows (the bytes of one table of all rows when there are fewer)."""
     from common.atomic import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL, WrittenFile
@@ -580,7 +621,7 @@ def _write_merged(out: Path, parts: Sequence[Path], width: int, exact_type: pa.D
         table = pa.table({"id": pa.array([], pa.string())})
         table = table.append_column(SIGNATURE_COLUMN, pa.array([], pa.binary(width)))
         return write_table_atomic(table, out)
-    schema = pq.read_schema(parts[0]).remove_metadata()
+    schema = read_schema(parts[0]).remove_metadata()
     schema = schema.set(schema.get_field_index("dup_exact_of"),
                         pa.field("dup_exact_of", exact_type))
     group = 64 * 1024
@@ -598,7 +639,28 @@ def _write_merged(out: Path, parts: Sequence[Path], width: int, exact_type: pa.D
             if batch or not n:
                 writer.write_table(pa.Table.from_pylist(batch, schema))
                 n += len(batch)
-    return WrittenFile(str(out), file_sha256(out), out.stat().st_size, n)
+        # Hashed before it moves: the same bytes, and an object on a store is not read back.
+        digest, size = file_sha256(tmp), tmp.stat().st_size
+    return WrittenFile(str(out), digest, size, n)
+
+
+def _prior_timings(recorded: Any) -> dict[str, Any]:
+    """The timings an interrupted attempt of this run recorded (a copy to add to)."""
+    if not isinstance(recorded, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in recorded.items():
+        if key == "admission_s" and isinstance(value, int | float):
+            out[key] = float(value)
+        elif isinstance(value, dict):
+            out[key] = {"measure_s": float(value.get("measure_s") or 0.0),
+                        "decide_s": float(value.get("decide_s") or 0.0)}
+    return out
+
+
+def _rounded(timings: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 6) if isinstance(v, float) else {p: round(s, 6) for p, s in v.items()}
+            for k, v in timings.items()}
 
 
 def _filter_key(info: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from common.storage import RemotePath, as_path
 from processing.dedup.errors import DedupIndexError, DedupInputError
 from processing.dedup.inputs import check_signatures, check_unique, hash_bytes, to_micros
 from processing.dedup.keys import concat_pairs, hash_prefix, id_keys, range_pairs
@@ -35,6 +36,12 @@ from processing.dedup.segments import (
 )
 
 
+def _same_place(a: Path | RemotePath, b: Path | RemotePath) -> bool:
+    if isinstance(a, RemotePath) or isinstance(b, RemotePath):
+        return a == b
+    return a.resolve() == b.resolve()
+
+
 class DedupIndex:
     """Signatures of released documents, with the lookups clustering needs.
 
@@ -44,21 +51,22 @@ class DedupIndex:
 
     def __init__(self, params: DedupParams) -> None:
         self.params = params
-        self.path: Path | None = None
+        self.path: Path | RemotePath | None = None
         self._segments: list[Segment] = []
 
     # ---- opening and saving
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str] | None, params: DedupParams, *, verify: bool = False
+        cls, path: str | os.PathLike[str] | RemotePath | None, params: DedupParams, *,
+        verify: bool = False,
     ) -> DedupIndex:
         """The index saved in `path`; an empty one when `path` is None or holds no manifest
         yet. `verify` re-hashes every file against the manifest."""
         index = cls(params)
         if path is None:
             return index
-        root = Path(path)
+        root = as_path(path)
         if root.exists() and not root.is_dir():
             raise DedupIndexError(f"dedup index {root}: not a directory")
         index.path = root
@@ -76,16 +84,17 @@ class DedupIndex:
             index._segments.append(load_segment(root, entry, params, verify=verify))
         return index
 
-    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+    def save(self, path: str | os.PathLike[str] | RemotePath | None = None,
+             ) -> Path | RemotePath:
         """Write the rows added since the last save as one new segment, then commit the
         manifest. Saving to another directory writes every segment there."""
         if path is None and self.path is None:
             raise DedupIndexError("dedup index: no directory to save to; pass one")
-        root = Path(path) if path is not None else self.path
+        root = as_path(path) if path is not None else self.path
         assert root is not None
         if root.exists() and not root.is_dir():
             raise DedupIndexError(f"dedup index {root}: not a directory")
-        moving = self.path is None or root.resolve() != self.path.resolve()
+        moving = self.path is None or not _same_place(root, self.path)
         if moving and (root / MANIFEST).exists():
             raise DedupIndexError(
                 f"dedup index {root}: already holds an index; open it instead of overwriting it"

@@ -8,12 +8,14 @@ Layout of the directory (one writer at a time):
                             null = unknown), content_sha256 (fixed_size_binary[32], nullable)
     seg-000001.sig.npy      signatures, n × num_perm uint32 (memory-mapped when opened)
 
-Every file is written through `common.atomic` (temporary name, fsync, rename). The manifest
-is written last and is the commit point: files of a segment that no manifest names (a save
-that died) are ignored and overwritten later.
+Every file is written through `common.atomic` (temporary name, fsync, rename; one upload per
+object when the directory is on a store). The manifest is written last and is the commit
+point: files of a segment that no manifest names (a save that died) are ignored and
+overwritten later.
 
 In memory a segment holds, per document, its collected time, content hash and id key; its
-signatures stay memory-mapped and its ids stay on disk until a match needs them. The sorted
+signatures stay memory-mapped (an index on a store: from a local copy, downloaded once per
+opening) and its ids stay on disk until a match needs them. The sorted
 lookups (band keys per band, content-hash prefixes, id keys) are built on first use, from the
 signatures, so the same signatures can be rebanded.
 """
@@ -28,9 +30,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from common.atomic import atomic_path, file_sha256, write_bytes_atomic, write_table_atomic
+from common.storage import RemotePath, local_file, read_table
 from processing.dedup.errors import DedupIndexError
 from processing.dedup.inputs import NEVER
 from processing.dedup.keys import band_keys, hash_prefix
@@ -63,7 +65,7 @@ class Segment:
     id_key: np.ndarray  # uint64
     ids: pa.Array | None  # pending rows keep their ids; saved ones read them on demand
     entry: dict[str, Any] | None = None  # its manifest entry, once saved
-    path: Path | None = None
+    path: Path | RemotePath | None = None
     tables: Tables | None = None
     id_table: tuple[np.ndarray, np.ndarray] | None = None  # apart: `add` needs only this
 
@@ -113,7 +115,7 @@ class Segment:
         if self.ids is not None:
             return self.ids
         assert self.path is not None and self.entry is not None
-        table = pq.read_table(self.path / f"{self.entry['name']}{PARQUET}", columns=["id"])
+        table = read_table(self.path / f"{self.entry['name']}{PARQUET}", columns=["id"])
         return table.column("id").combine_chunks()
 
     def map_signatures(self) -> None:
@@ -121,7 +123,7 @@ class Segment:
         read on demand."""
         assert self.path is not None and self.entry is not None
         self.ids = None
-        self.signatures = np.load(self.path / f"{self.entry['name']}{SIGNATURES}", mmap_mode="r")
+        self.signatures = _map(self.path / f"{self.entry['name']}{SIGNATURES}")
 
     @staticmethod
     def concat(parts: list[Segment]) -> Segment:
@@ -137,10 +139,18 @@ class Segment:
         )
 
 
+def _map(path: Path | RemotePath) -> np.ndarray:
+    """A signature file memory-mapped. An object is downloaded to a temporary local file first;
+    the mapping outlives the file's name (removed at once), so nothing is left behind and the
+    signatures still stay out of memory."""
+    with local_file(path) as local:
+        return np.load(local, mmap_mode="r")
+
+
 # ---- the manifest
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
+def read_manifest(path: Path | RemotePath) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -152,7 +162,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(root: Path | RemotePath, manifest: dict[str, Any]) -> None:
     """Replace the manifest: the commit point of a save."""
     body = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
     write_bytes_atomic(json.dumps(body, indent=2, sort_keys=True).encode(), root / MANIFEST)
@@ -161,7 +171,7 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
 # ---- segment files
 
 
-def load_segment(root: Path, entry: dict[str, Any], params: DedupParams, *,
+def load_segment(root: Path | RemotePath, entry: dict[str, Any], params: DedupParams, *,
                  verify: bool) -> Segment:
     """A segment named by the manifest, its files checked against their recorded sizes
     (and sha256 when `verify`)."""
@@ -177,10 +187,10 @@ def load_segment(root: Path, entry: dict[str, Any], params: DedupParams, *,
             )
         if verify and file_sha256(path) != facts["sha256"]:
             raise DedupIndexError(f"dedup index {root}: segment file {path.name} fails its sha256")
-    table = pq.read_table(
+    table = read_table(
         root / f"{name}{PARQUET}", columns=["id_key", "collected_at", "content_sha256"]
     )
-    signatures = np.load(root / f"{name}{SIGNATURES}", mmap_mode="r")
+    signatures = _map(root / f"{name}{SIGNATURES}")
     n = table.num_rows
     if signatures.shape != (n, params.num_perm) or n != entry["docs"]:
         raise DedupIndexError(f"dedup index {root}: segment {name} does not match its manifest")
@@ -203,7 +213,7 @@ def load_segment(root: Path, entry: dict[str, Any], params: DedupParams, *,
     )
 
 
-def write_segment(root: Path, name: str, segment: Segment) -> dict[str, Any]:
+def write_segment(root: Path | RemotePath, name: str, segment: Segment) -> dict[str, Any]:
     """Write a segment's two files; returns its manifest entry (not yet committed)."""
     collected = pa.array(segment.collected, pa.int64())
     unknown = pc.equal(collected, NEVER)
@@ -226,10 +236,13 @@ def write_segment(root: Path, name: str, segment: Segment) -> dict[str, Any]:
     rows = write_table_atomic(table, root / f"{name}{PARQUET}")
     # Streamed to the file: a copy of n × num_perm signatures in memory is what is avoided.
     sig_path = root / f"{name}{SIGNATURES}"
-    with atomic_path(sig_path) as tmp, tmp.open("wb") as fh:
-        np.save(fh, np.ascontiguousarray(segment.signatures, dtype=np.uint32))
+    with atomic_path(sig_path) as tmp:
+        with tmp.open("wb") as fh:
+            np.save(fh, np.ascontiguousarray(segment.signatures, dtype=np.uint32))
+        # Hashed before it moves: the same bytes, and an object on a store is not read back.
+        sig_facts = {"bytes": tmp.stat().st_size, "sha256": file_sha256(tmp)}
     files = {
         PARQUET: {"bytes": rows.n_bytes, "sha256": rows.sha256},
-        SIGNATURES: {"bytes": sig_path.stat().st_size, "sha256": file_sha256(sig_path)},
+        SIGNATURES: sig_facts,
     }
     return {"name": name, "docs": len(segment), "files": files}

@@ -32,9 +32,9 @@ from time import perf_counter
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from common.atomic import write_table_atomic
+from common.storage import read_table
 from processing.dedup.clusters import (
     Backend,
     ClusterInfo,
@@ -157,7 +157,7 @@ class Deduplicator:
         for first, end, path in self._batches:
             if end <= start or first >= stop:
                 continue
-            column = pq.read_table(path).column("minhash").combine_chunks()
+            column = read_table(path).column("minhash").combine_chunks()
             raw = np.frombuffer(column.buffers()[1], dtype="<u4").reshape(-1, self.params.num_perm)
             raw = raw[column.offset:column.offset + len(column)]
             parts.append(raw[max(start, first) - first:min(stop, end) - first])

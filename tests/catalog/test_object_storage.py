@@ -1,7 +1,8 @@
 """The data root on object storage: a real S3 API on localhost (moto), on both catalogs.
 
 The same commands on an `s3://` data root and on a local one give byte-identical files
-(document shards, decision logs); the catalog rows keep paths relative to the root and never
+(document shards, decision logs, and `govcat run`'s attribute shards, dedup.parquet and
+decision logs); the catalog rows keep paths relative to the root and never
 a credential. docs/object-storage.md.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from catalog.context import Catalog
-from catalog.models import Shard
+from catalog.models import Run, Shard
 from catalog.settings import Settings
 from common.atomic import write_bytes_atomic
 from common.storage import as_path
@@ -50,6 +52,18 @@ def _ingest_and_gate(govcat: _Govcat) -> dict:
 def _files(root) -> dict[str, bytes]:
     root = as_path(root)
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*.parquet")}
+
+
+def _run_outputs(root, run: int) -> dict[str, bytes]:
+    """What `govcat run` wrote (attribute shards, dedup.parquet, decision logs), by path
+    from the run's folder."""
+    root = as_path(root)
+    out = {}
+    for kind in ("attributes", "decisions"):
+        base = root / kind / f"run-{run:06d}"
+        out.update({f"{kind}/{p.relative_to(base)}": p.read_bytes()
+                    for p in base.rglob("*.parquet")})
+    return out
 
 
 def test_ingest_and_gate_on_s3_give_the_local_bytes(db_url, s3_root, tmp_path):
@@ -123,3 +137,39 @@ def test_a_home_on_a_store_is_one_line(tmp_path):
         "error: --home/GOVCAT_HOME must be a local folder (the SQLite catalog, logs and locks "
         "live there); put the data on the store with --data-root/GOVCAT_DATA_ROOT "
         "s3://bucket/prefix"]
+
+
+@pytest.mark.slow
+def test_run_on_s3_gives_the_local_bytes(db_url, s3_root, tmp_path):
+    """ingest → gate → `govcat run` on an s3:// data root: the attribute shards, dedup.parquet
+    and decision logs are those of a local run, byte for byte."""
+    local = _Govcat(f"sqlite:///{tmp_path / 'local.db'}", tmp_path / "local")
+    remote = _Govcat(db_url, tmp_path / "home", s3_root)
+    runs = {}
+    for name, govcat in (("local", local), ("remote", remote)):
+        _ingest_and_gate(govcat)
+        runs[name] = json.loads(govcat("run", "commercial-strict", "--workers", "1",
+                                       "--json").stdout)
+    want, got = runs["local"], runs["remote"]
+    assert got["funnel"] == want["funnel"] and got["kept"] == want["kept"]
+    on_s3 = _run_outputs(s3_root, got["run"])
+    on_disk = _run_outputs(tmp_path / "local", want["run"])
+    assert sorted(on_s3) == sorted(on_disk)
+    assert {"attributes/dedup/dedup.parquet", "decisions/pii.parquet"} <= on_s3.keys()
+    assert any(k.startswith("attributes/langid/shard-") for k in on_s3)
+    assert on_s3 == on_disk  # byte for byte
+    # The run's working files stayed local and are gone; nothing of the data is in the home.
+    home = tmp_path / "home"
+    assert not (home / "attributes").exists() and not (home / "decisions").exists()
+    assert not any(p.is_file() for p in (home / "spill").rglob("*"))
+    # Timings for bench/scale_costs.py, and no store credential in what the run recorded.
+    catalog = Catalog(Settings(database_url=db_url, home=home))
+    with catalog.session() as s:
+        run = s.get(Run, got["run"])
+        recorded = json.dumps([run.config, run.stats], default=str)
+    catalog.dispose()
+    assert "govcat-test" not in recorded and "127.0.0.1" not in recorded
+    timings = json.loads(recorded)[1]["timings"]
+    assert {"admission_s", "langid", "quality", "dedup", "pii"} <= timings.keys()
+    assert all(timings[s]["measure_s"] >= 0 and timings[s]["decide_s"] >= 0
+               for s in ("langid", "quality", "dedup", "pii"))

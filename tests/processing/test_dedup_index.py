@@ -179,3 +179,37 @@ def test_empty_index_changes_nothing(tmp_path: Path) -> None:
     empty = DedupIndex.open(tmp_path / "none", PARAMS)
     texts, ids = [text, change_one_word(text, 3)], ["a", "b"]
     assert _cluster(texts, ids, [None] * 2, empty) == _cluster(texts, ids, [None] * 2, None)
+
+
+def test_an_index_on_a_store_is_the_local_index(tmp_path: Path, s3_root: str,
+                                                monkeypatch) -> None:
+    """Saved to s3:// (moto on localhost): the same files byte for byte, reopened and verified,
+    appended to, and clustering as the local copy does; the signatures are memory-mapped from
+    a download that leaves no file behind."""
+    import tempfile
+
+    from common.storage import as_path, walk_files
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(downloads))
+    local_root, old = _released(tmp_path)
+    remote_root = as_path(s3_root) / "dedup-index"
+    DedupIndex.open(local_root, PARAMS).save(remote_root)
+    files = list(walk_files(remote_root))
+    assert files == list(walk_files(local_root))
+    assert all((remote_root / f).read_bytes() == (local_root / f).read_bytes() for f in files)
+    remote = DedupIndex.open(s3_root + "/dedup-index", PARAMS, verify=True)
+    # mapped, and the temporary copies already gone (uploads are staged there too)
+    assert not [p for p in downloads.rglob("*") if p.is_file()]
+    rng = random.Random(7)
+    more = [paragraph(rng) for _ in range(2)]
+    for index in (remote, DedupIndex.open(local_root, PARAMS)):
+        index.add(["mid-0", "mid-1"], [T0, T0], signatures(more))
+        index.save()
+    assert list(walk_files(remote_root)) == list(walk_files(local_root))
+    texts = [change_one_word(old[0], 50), change_one_word(more[1], 20), paragraph(rng)]
+    ids, when = ["a", "b", "c"], [None] * 3
+    got = _cluster(texts, ids, when, DedupIndex.open(remote_root, PARAMS, verify=True))
+    assert got == _cluster(texts, ids, when, DedupIndex.open(local_root, PARAMS))
+    assert got["a"].cluster_id == "old-0" and got["b"].cluster_id == "mid-1"
