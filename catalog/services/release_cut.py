@@ -22,11 +22,12 @@ kept in the cut's run record and reused. See docs/release-format.md.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -210,14 +211,16 @@ class _Cut:
         return out
 
     # ------------------------------------------------------------------ writing
-    def _texts(self, ids: Sequence[str]):
+    def _texts(self, ids: Sequence[str]) -> Iterator[Any]:
         """(id, text, language) batches of `ids` in id order: the text from the document
-        shards, the language from the run's langid attributes, joined by DuckDB."""
+        shards, the language from the run's langid attributes, joined by DuckDB. The join and
+        sort run when this is called (the first batch is read), so on a thread they overlap
+        the work that comes before the writing."""
         import duckdb
         import pyarrow as pa
 
         if not ids:
-            return
+            return iter(())
         con = duckdb.connect()
         files = duckdb_files(con, sorted(self.layout.absolute(sh.path)
                                          for sh in self.shards.values()))
@@ -229,10 +232,12 @@ class _Cut:
         params: dict[str, Any] = {"files": files}
         if self.language_files:
             params["langs"] = duckdb_files(con, self.language_files)
-        yield from con.sql(
+        reader = con.sql(
             "select d.id, d.text, l.lang from read_parquet($files) d "
             f"join wanted w on d.id = w.id left join ({languages}) l on l.id = d.id "
             "order by d.id", params=params).to_arrow_reader(8192)
+        first = next(iter(reader), None)
+        return itertools.chain([] if first is None else [first], reader)
 
     def _columns(self, ids: list[str]) -> tuple[dict[str, Any], list[Any]]:
         """The released rows' columns but the text, from the catalog's index, in `ids` order,
@@ -278,7 +283,8 @@ class _Cut:
         }
         return columns, list(hosts)
 
-    def _write(self, staging: Path, released: list[str]) -> dict[str, Any]:
+    def _write(self, staging: Path, released: list[str], texts: Iterator[Any]
+               ) -> dict[str, Any]:
         """Text shards and index, a batch at a time: the catalog's columns joined by position
         with the texts DuckDB reads in id order; only redacted documents are touched in Python."""
         import numpy as np
@@ -303,7 +309,7 @@ class _Cut:
         seen = 0
         with ReleaseShardWriter(staging, shard_bytes=self.shard_bytes
                                 or DEFAULT_SHARD_BYTES) as writer:
-            for batch in self._texts(ids):
+            for batch in texts:
                 n = batch.num_rows
                 batch_ids = batch.column(0)
                 meta = {k: v.slice(seen, n) for k, v in columns.items()}
@@ -428,17 +434,19 @@ class _Cut:
             staging = self.layout.release_staging(self.name, self.version)
             remove_tree(staging)  # a killed attempt's, under our lock
             staging.mkdir(parents=True)
-            self.columns, self.hosts = self._columns(sorted(released))
-            if existing is not None:
-                return self._again(life, final, staging, released, excluded, existing)
-            with ThreadPoolExecutor(1, thread_name_prefix="dedup-index") as pool:
-                update = pool.submit(self._dedup_update, released)
-                try:
-                    return self._finish(life, final, staging, released, excluded,
-                                        created_at, update)
-                finally:
-                    if update.exception() is None and update.result() is not None:
-                        update.result().lock.release()  # a no-op once committed
+            with ThreadPoolExecutor(1, thread_name_prefix="release-texts") as reading:
+                self.texts = reading.submit(self._texts, sorted(released))
+                self.columns, self.hosts = self._columns(sorted(released))
+                if existing is not None:
+                    return self._again(life, final, staging, released, excluded, existing)
+                with ThreadPoolExecutor(1, thread_name_prefix="dedup-index") as pool:
+                    update = pool.submit(self._dedup_update, released)
+                    try:
+                        return self._finish(life, final, staging, released, excluded,
+                                            created_at, update)
+                    finally:
+                        if update.exception() is None and update.result() is not None:
+                            update.result().lock.release()  # a no-op once committed
 
     def _again(self, life, final: Path, staging: Path, released: list[str],
                excluded: dict[str, list[str]], existing: Release) -> CutResult:
@@ -463,10 +471,12 @@ class _Cut:
         """Text shards, index, decision log, exclusions and manifest, in the staging folder."""
         from reports.manifest import FORMAT, canonical_sha256, write_manifest
 
-        written = self._write(staging, released)
+        with ThreadPoolExecutor(1, thread_name_prefix="release-decisions") as pool:
+            decisions = pool.submit(self._decisions_file, staging)  # Arrow: off the GIL
+            written = self._write(staging, released, self.texts.result())
+            extra = [("decisions", decisions.result()),
+                     ("excluded", self._excluded_file(staging, excluded))]
         files = written["files"]
-        extra = [("decisions", self._decisions_file(staging)),
-                 ("excluded", self._excluded_file(staging, excluded))]
         entries = [f.to_dict() for f in files.files] + [
             {"path": as_path(w.path).name, "kind": kind, "sha256": w.sha256,
              "bytes": w.n_bytes, "documents": w.n_rows, "tokens": 0}
