@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.s3server import s3_endpoint, s3_root  # noqa: F401 - fixtures: moto's S3 on localhost
+from tests.support import in_ci
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -21,9 +22,6 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def postgres_url() -> str:
     return os.environ.get("GOVCAT_TEST_POSTGRES_URL", DEFAULT_PG)
 
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 _pg_state: dict[str, object] = {}
@@ -46,7 +44,7 @@ def _postgres_admin():
             _pg_state["engine"] = None
     if _pg_state["engine"] is None:
         message = f"Postgres not reachable at {postgres_url()}: {_pg_state['error']}"
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"CI=true and {message}", pytrace=False)
         pytest.skip(message)
     return _pg_state["engine"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.support import free_port, in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR_ENV = "GOVCAT_TEST_RAY_NODE_DIR"
@@ -73,14 +74,6 @@ class RayCluster:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
 
 
 def _group_alive(pgid: int) -> bool:
@@ -110,7 +103,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def _node_args() -> list[str]:
     ports = ("--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
              "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
-    return [arg for name in ports for arg in (name, str(_free_port()))]
+    return [arg for name in ports for arg in (name, str(free_port()))]
 
 
 def _wait_started(proc: subprocess.Popen, log: Path, deadline: float) -> None:
@@ -147,7 +140,10 @@ def start_cluster(base: Path) -> RayCluster:
     ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
     env = {**os.environ, NODE_DIR_ENV: str(node_dir), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
     env.pop("RAY_ADDRESS", None)
-    port = _free_port()
+    # Nodes never get the test store's endpoint and keys from here: a run on an s3:// data root
+    # must hand them to its tasks itself (docs/ray.md).
+    env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    port = free_port()
     # As a user on the head would type it; Ray itself swaps in the node's own IP.
     cluster = RayCluster(address=f"127.0.0.1:{port}", temp_dir=temp, node_dir=node_dir,
                          remove_temp_dir=temp.parent != base)
@@ -155,7 +151,7 @@ def start_cluster(base: Path) -> RayCluster:
               "--log-style", "record"]
     nodes = [
         ["--head", "--port", str(port), "--include-dashboard", "false",
-         "--dashboard-port", str(_free_port())],
+         "--dashboard-port", str(free_port())],
         ["--address", cluster.address],
     ]
     deadline = time.monotonic() + START_TIMEOUT
@@ -192,7 +188,7 @@ def ray_cluster(tmp_path_factory):
     try:
         import ray  # noqa: F401
     except ImportError:
-        if _in_ci():
+        if in_ci():
             pytest.fail("CI=true and the 'ray' package is not installed", pytrace=False)
         pytest.skip("the 'ray' package is not installed")
     if "cluster" not in _shared:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
+
+from tests.support import free_port, in_ci
 
 _ENV = {
     "AWS_ACCESS_KEY_ID": "govcat-test",
@@ -24,14 +25,6 @@ _ENV = {
 }
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -41,11 +34,11 @@ def s3_endpoint() -> Iterator[str]:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
         message = f"moto[server] and s3fs are needed for the S3 tests ({exc})"
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"CI=true and {message}", pytrace=False)
         pytest.skip(message)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

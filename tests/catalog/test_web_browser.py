@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 
@@ -20,6 +19,7 @@ import pytest
 from tests.catalog import test_mixtures
 from tests.catalog.test_mixtures import _create
 from tests.catalog.test_web import PASSWORD
+from tests.support import free_port
 
 corpus = test_mixtures.corpus  # three sources, hosts and releases (clean, nc, sa)
 
@@ -39,11 +39,6 @@ def _browser_or_skip() -> None:
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def server(catalog):
@@ -56,7 +51,7 @@ def server(catalog):
     with catalog.uow() as uow:
         users.add_user(uow, name="rex", role="reviewer", password=PASSWORD)
         uow.commit()
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(catalog, secret_key="b" * 48),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

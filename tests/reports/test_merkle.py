@@ -238,7 +238,8 @@ def test_documents_root_is_the_packed_root_of_the_document_leaves(n):
 
     ids = [f"web/{i:06d}-é" for i in range(n)]
     shas = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]
-    expected = packed_root(b"".join(document_leaf_hash(d, s) for d, s in zip(ids, shas)))
+    expected = packed_root(b"".join(document_leaf_hash(d, s)
+                                    for d, s in zip(ids, shas, strict=True)))
     assert documents_root(pa.array(ids), pa.array(shas)) == expected
     # sliced arrays (as read from a file in chunks) give the same head
     if n > 2:
