@@ -32,16 +32,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bench._corpus import document_row, write_shards
 from bench._pg import scratch_catalog_url
 from catalog.context import Catalog
-from catalog.index_writer import insert_documents
 from catalog.models import Run, Shard, utcnow
 from catalog.services import policies as policy_store
 from catalog.services import release_cut
 from catalog.services.sources import register_source, validate_source
 from catalog.settings import Settings
-from catalog.shards import documents_table
-from common.atomic import text_sha256, write_table_atomic
+from common.atomic import write_table_atomic
 from policies.decision_log import DecisionLogWriter
 
 SHARD = 20_000
@@ -91,39 +90,19 @@ def build(catalog: Catalog, n: int) -> int:
         uow.session.flush()
         run_ids = (ingest_run.id, gate_run.id, proc.id)
         uow.commit()
-    for start in range(0, n, SHARD):
-        rows, index = [], []
-        for i in range(start, min(n, start + SHARD)):
-            doc_id = f"bench/{hashlib.sha256(str(i).encode()).hexdigest()[:32]}"
-            text = _text(rng, i)
-            ids_all.append(doc_id)
-            if i % 100 == 0:
-                texts[doc_id] = text
-            at = base + timedelta(minutes=i)
-            rows.append({"id": doc_id, "source": "bench", "native_id": str(i), "text": text,
-                         "content_sha256": text_sha256(text),
-                         "url": f"https://h{i % 500}.example/{i}",
-                         "host": f"h{i % 500}.example", "collected_at": at, "created_at": at,
-                         "title": None, "language": None, "metadata": "{}", "signals": "[]",
-                         "licenses": "[]"})
-        path = layout.document_shard("bench", run_ids[0], start // SHARD + 1)
-        written = write_table_atomic(documents_table(rows), path)
-        with catalog.uow() as uow:
-            shard = Shard(source_id=source_id, run_id=run_ids[0], kind="documents",
-                          path=layout.relative(path), sha256=written.sha256,
-                          n_docs=written.n_rows, n_bytes=written.n_bytes, created_at=utcnow())
-            uow.session.add(shard)
-            uow.session.flush()
-            for j, r in enumerate(rows):
-                index.append({"id": r["id"], "source_id": source_id, "native_id": r["native_id"],
-                              "url": r["url"], "host": r["host"],
-                              "content_sha256": r["content_sha256"],
-                              "n_bytes": len(r["text"]), "n_tokens": 171,
-                              "collected_at": r["collected_at"], "created_at": r["created_at"],
-                              "declared_license": "CC-BY-4.0", "concluded_license": "CC-BY-4.0",
-                              "shard_id": shard.id, "shard_row": j, "run_id": run_ids[0]})
-            insert_documents(uow.session, index)
-            uow.commit()
+    def shards():
+        for start in range(0, n, SHARD):
+            rows = []
+            for i in range(start, min(n, start + SHARD)):
+                doc_id = f"bench/{hashlib.sha256(str(i).encode()).hexdigest()[:32]}"
+                text = _text(rng, i)
+                ids_all.append(doc_id)
+                if i % 100 == 0:
+                    texts[doc_id] = text
+                rows.append(document_row(i, doc_id, text, base + timedelta(minutes=i)))
+            yield rows
+
+    write_shards(catalog, source_id, run_ids[0], shards(), lambda _: 171)
     order = sorted(range(n), key=lambda i: ids_all[i])
     _, gate_id, proc_id = run_ids
 

@@ -38,14 +38,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench._corpus import document_row, write_shards
 from bench._pg import scratch_catalog_url
 from catalog.context import Catalog
-from catalog.index_writer import insert_documents
-from catalog.models import Run, Shard, utcnow
+from catalog.models import Run, utcnow
 from catalog.services.sources import register_source, validate_source
 from catalog.settings import Settings
-from catalog.shards import documents_table
-from common.atomic import text_sha256, write_table_atomic
 
 SHARD = 20_000
 GOVCAT = [sys.executable, "-m", "catalog.cli"]
@@ -87,43 +85,26 @@ def build(catalog: Catalog, n: int) -> None:
     rng = random.Random(11)
     base = datetime(2025, 1, 1, tzinfo=UTC)
     recent: list[str] = []
-    for start in range(0, n, SHARD):
-        rows, index = [], []
-        for i in range(start, min(n, start + SHARD)):
-            if recent and rng.random() < 0.05:  # a near copy: one word changed
-                words = rng.choice(recent).split(" ")
-                words[rng.randrange(len(words))] = rng.choice(NOUNS)
-                text = " ".join(words)
-            else:
-                text = _text(rng)
-                recent = (recent + [text])[-1000:]
-            if i % 100 == 0:
-                text += " Write to jane.doe@example.org for more."
-            at = base + timedelta(minutes=i)
-            rows.append({"id": f"bench/{hashlib.sha256(str(i).encode()).hexdigest()[:32]}",
-                         "source": "bench", "native_id": str(i), "text": text,
-                         "content_sha256": text_sha256(text), "url": f"https://h{i % 500}"
-                         f".example/{i}", "host": f"h{i % 500}.example", "collected_at": at,
-                         "created_at": at, "title": None, "language": None, "metadata": "{}",
-                         "signals": "[]", "licenses": "[]"})
-        path = catalog.layout.document_shard("bench", run_id, start // SHARD + 1)
-        written = write_table_atomic(documents_table(rows), path)
-        with catalog.uow() as uow:
-            shard = Shard(source_id=source_id, run_id=run_id, kind="documents",
-                          path=catalog.layout.relative(path), sha256=written.sha256,
-                          n_docs=written.n_rows, n_bytes=written.n_bytes, created_at=utcnow())
-            uow.session.add(shard)
-            uow.session.flush()
-            for j, r in enumerate(rows):
-                index.append({"id": r["id"], "source_id": source_id, "native_id": r["native_id"],
-                              "url": r["url"], "host": r["host"],
-                              "content_sha256": r["content_sha256"], "n_bytes": len(r["text"]),
-                              "n_tokens": len(r["text"].split()),
-                              "collected_at": r["collected_at"], "created_at": r["created_at"],
-                              "declared_license": "CC-BY-4.0", "concluded_license": "CC-BY-4.0",
-                              "shard_id": shard.id, "shard_row": j, "run_id": run_id})
-            insert_documents(uow.session, index)
-            uow.commit()
+
+    def shards():
+        for start in range(0, n, SHARD):
+            rows = []
+            for i in range(start, min(n, start + SHARD)):
+                if recent and rng.random() < 0.05:  # a near copy: one word changed
+                    words = rng.choice(recent).split(" ")
+                    words[rng.randrange(len(words))] = rng.choice(NOUNS)
+                    text = " ".join(words)
+                else:
+                    text = _text(rng)
+                    recent[:] = (recent + [text])[-1000:]
+                if i % 100 == 0:
+                    text += " Write to jane.doe@example.org for more."
+                rows.append(document_row(
+                    i, f"bench/{hashlib.sha256(str(i).encode()).hexdigest()[:32]}", text,
+                    base + timedelta(minutes=i)))
+            yield rows
+
+    write_shards(catalog, source_id, run_id, shards(), lambda text: len(text.split()))
 
 
 def _tree_rss(pid: int) -> int:
