@@ -8,15 +8,15 @@ docs/scale.md.
    copies, 1% with an e-mail address) goes into a scratch catalog (SQLite, or Postgres with
    `--postgres`), then `govcat run research-permissive --workers 1` (the local executor runs
    the shards in its own process: one core) and `govcat release cut` run in subprocesses.
-2. Stage times come from what the run records, not from instrumenting it: the process and
-   gate runs' start and finish, and the `created_at` of every shard the run records (each
-   attribute shard when it is written, each stage's decision log when it is complete). A
-   stage's window runs from the previous stage's decision log to its own; within it,
-   `measure` ends at its last attribute shard (the per-shard work an executor spreads over
-   workers) and `decide` is the rest (the policy in the driver, plus merging the log). The
-   admission bucketing between the gate and langid's first shard is not recorded; it is
-   estimated as that gap minus one langid shard's time (needs 2+ shards: a langid shard's
-   time is the spacing of its shards), and it carries the first shard's model load.
+2. Stage times are what the run measured (`stats["timings"]`, catalog/services/process.py):
+   `admission_s` (bucketing the admitted documents by shard), and per stage `measure_s` (the
+   per-shard work an executor spreads over workers; dedup's clustering) and `decide_s` (the
+   policy in the driver, plus merging the log). The gate's seconds come from its run's start
+   and finish. A run recorded before the run kept timings falls back to its timestamps: the
+   `created_at` of every shard it records (each attribute shard when written, each stage's
+   decision log when complete); a stage's window runs from the previous stage's log to its
+   own, `measure` ending at its last attribute shard; the admission bucketing is estimated as
+   the gap from the gate to langid's first shard minus one langid shard's time (2+ shards).
 3. Postgres: index rows of bench/index_insert.py go into a scratch schema with the catalog's
    COPY writer (rows/s), then, after VACUUM ANALYZE, `pg_total_relation_size` and each
    index's size give the bytes per document; the same for release_members rows (the one other
@@ -98,6 +98,7 @@ def stage_windows(catalog: Catalog) -> dict[str, Any]:
         text_bytes = s.execute(text("select coalesce(sum(n_bytes), 0) from documents")
                                ).scalar_one()
     docs_in = {f["stage"]: f["docs_in"] for f in proc.stats["funnel"]}
+    timings = proc.stats.get("timings")
     attrs: dict[str, list[datetime]] = defaultdict(list)
     logs: dict[str, datetime] = {}
     for sh in shards:
@@ -108,6 +109,32 @@ def stage_windows(catalog: Catalog) -> dict[str, Any]:
     out: dict[str, Any] = {
         "gate": {"docs": docs_in["admission"], "seconds": _seconds(gate.started_at,
                                                                     gate.finished_at)}}
+    if timings:
+        out["admission"] = {"docs": docs_in["admission"], "seconds": timings["admission_s"]}
+        for stage in STAGES:
+            t = timings.get(stage) or {"measure_s": 0.0, "decide_s": 0.0}  # nothing reached it
+            out[stage] = {"docs": docs_in[stage], "seconds": t["measure_s"] + t["decide_s"],
+                          "measure_s": t["measure_s"], "decide_s": t["decide_s"],
+                          "shards": len(attrs[stage])}
+    else:
+        _estimate_windows(out, gate, attrs, logs, docs_in)
+    out["run_tail"] = {"seconds": _seconds(logs["pii"], proc.finished_at)}
+    out["run_total"] = {"docs": docs_in["admission"],
+                        "seconds": _seconds(proc.started_at, proc.finished_at)}
+    if cut is not None and cut.finished_at is not None:
+        out["release_cut"] = {"docs": proc.stats["kept"],
+                              "seconds": _seconds(cut.started_at, cut.finished_at)}
+    for w in out.values():
+        if w.get("docs") and w["seconds"] > 0:
+            w["docs_per_core_s"] = w["docs"] / w["seconds"]
+            w["core_hours_per_1e9"] = 1e9 / w["docs_per_core_s"] / 3600
+    return {"stages": out, "text_bytes": int(text_bytes), "run_id": proc.id,
+            "timings": "recorded" if timings else "estimated from timestamps"}
+
+
+def _estimate_windows(out: dict[str, Any], gate: Run, attrs: dict[str, list[datetime]],
+                      logs: dict[str, datetime], docs_in: dict[str, int]) -> None:
+    """Stage windows from the recorded timestamps, for a run that recorded no timings."""
     langid = sorted(attrs["langid"])
     gap = _seconds(gate.finished_at, langid[0])
     if len(langid) >= 2:
@@ -125,17 +152,6 @@ def stage_windows(catalog: Catalog) -> dict[str, Any]:
         out[stage] = {"docs": docs_in[stage], "seconds": measure + decide,
                       "measure_s": measure, "decide_s": decide, "shards": len(attrs[stage])}
         start = logs[stage]
-    out["run_tail"] = {"seconds": _seconds(logs["pii"], proc.finished_at)}
-    out["run_total"] = {"docs": docs_in["admission"],
-                        "seconds": _seconds(proc.started_at, proc.finished_at)}
-    if cut is not None and cut.finished_at is not None:
-        out["release_cut"] = {"docs": proc.stats["kept"],
-                              "seconds": _seconds(cut.started_at, cut.finished_at)}
-    for w in out.values():
-        if w.get("docs") and w["seconds"] > 0:
-            w["docs_per_core_s"] = w["docs"] / w["seconds"]
-            w["core_hours_per_1e9"] = 1e9 / w["docs_per_core_s"] / 3600
-    return {"stages": out, "text_bytes": int(text_bytes), "run_id": proc.id}
 
 
 def _category(rel: Path) -> str:
@@ -283,7 +299,8 @@ def measure(n: int, shard_docs: int, postgres: bool) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> None:
     n, mb = result["n"], result["text_bytes"] / 1e6
     print(f"{n:,} documents, {mb:,.1f} MB of text ({result['text_bytes'] / n:,.0f} B/doc), "
-          f"shards of {result['shard_docs']:,}, catalog {result['catalog']}, one worker")
+          f"shards of {result['shard_docs']:,}, catalog {result['catalog']}, one worker; "
+          f"stage times {result['timings']}")
     print(f"{'stage':<12} {'docs':>9} {'seconds':>8} {'measure':>8} {'decide':>7} "
           f"{'docs/core-s':>12} {'MB/core-s':>10} {'core-h per 1e9':>15}")
     for stage, w in result["stages"].items():

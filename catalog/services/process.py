@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -154,9 +155,9 @@ class _Run:
         self.alive_in: dict[str, dict[int, int]] = {}  # stage -> shard -> survivors
         self.stage_before = {"langid": "admission", "quality": "langid", "dedup": "quality",
                              "pii": "dedup"}
-        # Seconds per step (stats["timings"], read by bench/scale_costs.py): admission_s, and
-        # measure_s / decide_s per stage; a resumed run starts from what the attempts before
-        # it recorded, so the figures are the run's whole cost.
+        # Seconds per step (stats["timings"], read by bench/scale_costs.py): gate_s (when the
+        # run gated), admission_s, and measure_s / decide_s per stage; a resumed run starts
+        # from what the attempts before it recorded, so the figures are the run's whole cost.
         self.timings: dict[str, Any] = {}
 
     @contextmanager
@@ -166,8 +167,9 @@ class _Run:
             yield
         finally:
             seconds = time.perf_counter() - started
-            if stage == "admission":
-                self.timings["admission_s"] = self.timings.get("admission_s", 0.0) + seconds
+            if not part:  # a step of its own: gate, admission
+                key = f"{stage}_s"
+                self.timings[key] = self.timings.get(key, 0.0) + seconds
             else:
                 entry = self.timings.setdefault(stage, {"measure_s": 0.0, "decide_s": 0.0})
                 entry[part] += seconds
@@ -197,17 +199,21 @@ class _Run:
                      if s in self.alive_in), None)
         return sum(self.alive_in[last].values()) if last else 0
 
-    def _admission(self) -> None:
-        """Stream the gate's log; bucket the admitted documents by shard into files, a chunk
-        at a time, then write each shard's admitted documents (one shard in memory)."""
+    def _gate(self) -> None:
+        """The gate run this run admits from: its own, made by its first attempt."""
         gate_run = self.life.config.get("gate_run")
         if gate_run is None:
-            result = gate_svc.gate(self.catalog, policy_ref=self.policy_ref,
-                                   sources=self.sources or None)
+            with self._timed("gate"):
+                result = gate_svc.gate(self.catalog, policy_ref=self.policy_ref,
+                                       sources=self.sources or None)
             gate_run = result.run_id
             self.life.set_config(gate_run=gate_run)
         self.gate_run = gate_run
-        _, path, _ = gate_svc.decision_file(self.catalog, gate_run)
+
+    def _admission(self) -> None:
+        """Stream the gate's log; bucket the admitted documents by shard into files, a chunk
+        at a time, then write each shard's admitted documents (one shard in memory)."""
+        _, path, _ = gate_svc.decision_file(self.catalog, self.gate_run)
         funnel = self.admission_funnel = StageFunnel("admission")
         chunks: list[Path] = []
         pending: list[str] = []
@@ -516,7 +522,7 @@ class _Run:
 
             options: dict[str, Any] = (
                 {"workers": self.workers} if self.executor_name == "local"
-                else {"address": self.ray_address})
+                else {"address": self.ray_address, "env_vars": _store_env(self.root)})
             return create_executor(self.executor_name, **options)
         except MissingDependencyError as exc:  # carries its own install command
             raise MissingComponent(f"cannot run the pipeline: {exc}") from None
@@ -554,6 +560,7 @@ class _Run:
 
             checkpoint(save=False)
             try:
+                self._gate()
                 with self._timed("admission"):
                     self._admission()
                 funnel.append(self.admission_funnel)
@@ -644,13 +651,29 @@ def _write_merged(out: Path | RemotePath, parts: Sequence[Path], width: int,
     return WrittenFile(str(out), digest, size, n)
 
 
+# The variables a store's fsspec package reads its endpoint and credentials from, by protocol.
+_STORE_ENV = {"s3": ("AWS_",), "s3a": ("AWS_",), "gs": ("GOOGLE_", "GCSFS_"),
+              "gcs": ("GOOGLE_", "GCSFS_"), "az": ("AZURE_",), "abfs": ("AZURE_",),
+              "abfss": ("AZURE_",)}
+
+
+def _store_env(root: Path | RemotePath) -> dict[str, str]:
+    """What Ray workers need to reach a data root on a store: this process's store variables
+    (AWS_* with AWS_ENDPOINT_URL, ...); nothing for a local root. Local executor processes
+    inherit them; they are never logged nor recorded in the run."""
+    if not isinstance(root, RemotePath):
+        return {}
+    prefixes = _STORE_ENV.get(root.protocol, ())
+    return {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
+
+
 def _prior_timings(recorded: Any) -> dict[str, Any]:
     """The timings an interrupted attempt of this run recorded (a copy to add to)."""
     if not isinstance(recorded, dict):
         return {}
     out: dict[str, Any] = {}
     for key, value in recorded.items():
-        if key == "admission_s" and isinstance(value, int | float):
+        if key in ("gate_s", "admission_s") and isinstance(value, int | float):
             out[key] = float(value)
         elif isinstance(value, dict):
             out[key] = {"measure_s": float(value.get("measure_s") or 0.0),

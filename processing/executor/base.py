@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from common.atomic import file_sha256, stale_temp_files
+from common.storage import as_path
 from processing.pipeline import ShardResult, ShardTask
 
 DoneCallback = Callable[[ShardResult], None]
@@ -104,7 +105,7 @@ def is_done(task: ShardTask, expected: Mapping[str, str] | None) -> bool:
     if not expected:
         return False
     recorded = expected.get(task.output_path)
-    if recorded is None or not os.path.isfile(task.output_path):
+    if recorded is None or not as_path(task.output_path).is_file():  # or an object
         return False
     return file_sha256(task.output_path) == recorded
 

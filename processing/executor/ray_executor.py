@@ -12,6 +12,13 @@ to keeps running. A Ray the caller already connected is used and left connected.
 optional extra: `pip install 'govcat[ray]'`. Plain `ray` is enough; `ray[data]` is not needed;
 "ray://" addresses also need `ray[client]` (docs/ray.md).
 
+`env_vars` reach every task's worker process (a data root on an object store: the store's
+`AWS_*` variables with `AWS_ENDPOINT_URL`, docs/ray.md) as an argument of the task, set in the
+worker's environment before the shard runs. Not through a `runtime_env`: Ray's runtime-env
+agent writes every `env_vars` it sets up, values included, to its log on each node
+(`runtime_env_agent.log`), and the job's runtime env is shown by the dashboard. A task's
+arguments are neither logged nor shown, and the wrapper prints as a count, never the values.
+
 An address is checked when the executor is made, so a run fails before any work and in
 seconds: Ray itself retries an address where nothing listens for minutes, and one that
 listens but is not a Ray head for tens of seconds, a warning line each time. So the head's
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
@@ -141,7 +149,29 @@ def _ask_gcs(target: str, timeout: float) -> str:
     return ""
 
 
-def _run_shard_task(task: ShardTask) -> ShardResult:
+class _Environment:
+    """Variables a task sets in its worker's environment; prints as a count, never values."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = {str(k): str(v) for k, v in values.items()}
+
+    def __repr__(self) -> str:
+        return f"<{len(self.values)} environment variables>"
+
+    def __getstate__(self) -> dict[str, str]:
+        return self.values
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.values = state
+
+
+def _run_shard_task(task: ShardTask, env: _Environment | None = None) -> ShardResult:
+    if env is not None:
+        # Before any store filesystem is made in this worker: Ray gives a worker process to one
+        # job only, and every task of the job carries the same variables.
+        os.environ.update(env.values)
     return run_shard(task)
 
 
@@ -157,6 +187,7 @@ class RayExecutor(Executor):
         address: str | None = None,
         num_cpus: int | None = None,
         init_options: Mapping[str, Any] | None = None,
+        env_vars: Mapping[str, str] | None = None,
     ) -> None:
         self._ray = _import_ray()
         if address is not None:
@@ -168,6 +199,10 @@ class RayExecutor(Executor):
         self.address = address
         self.num_cpus = num_cpus
         self.init_options = dict(init_options or {})
+        self._env = _Environment(env_vars) if env_vars else None
+
+    def __repr__(self) -> str:  # never the environment it carries
+        return f"RayExecutor(address={self.address!r})"
 
     def _execute(self, tasks: list[ShardTask], sink: ShardSink) -> None:
         ray = self._ray
@@ -179,7 +214,8 @@ class RayExecutor(Executor):
             self._init(options)
         try:
             remote = ray.remote(num_cpus=1)(_run_shard_task)
-            positions = {remote.remote(task): position for position, task in enumerate(tasks)}
+            positions = {remote.remote(task, self._env): position
+                         for position, task in enumerate(tasks)}
             pending = list(positions)
             try:
                 while pending:

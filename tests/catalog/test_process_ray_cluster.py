@@ -1,8 +1,10 @@
-"""`govcat run --executor ray --ray-address`: attached to a real two-node cluster, and refused
-in one line when the address is wrong."""
+"""`govcat run --executor ray --ray-address`: attached to a real two-node cluster (on a local
+data root and on an s3:// one, moto on localhost), and refused in one line when the address is
+wrong."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -42,6 +44,56 @@ def test_run_on_a_two_node_cluster_gives_the_same_decisions_as_local(
     assert on_cluster["funnel"] == local["funnel"]
     assert _decision_bytes(cli, on_cluster["run"]) == _decision_bytes(cli, local["run"])
     assert all(p.poll() is None for p in ray_cluster.processes)  # detached, left running
+
+
+def _run_outputs(root, run: int) -> dict[str, bytes]:
+    from common.storage import as_path
+
+    out = {}
+    for kind in ("attributes", "decisions"):
+        base = as_path(root) / kind / f"run-{run:06d}"
+        out.update({f"{kind}/{p.relative_to(base)}": p.read_bytes()
+                    for p in base.rglob("*.parquet")})
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_run_on_the_cluster_with_an_s3_data_root_gives_the_local_bytes(
+        cli, tmp_path, ray_cluster, s3_root, monkeypatch):  # noqa: F811  (the fixture)
+    """The nodes have no store variables (tests/ray_cluster.py): the run hands AWS_* with the
+    moto endpoint to its tasks, which read document shards from and write attribute shards to
+    the store — the same bytes as a local run on a local data root."""
+    import os
+
+    from catalog.context import Catalog
+    from catalog.models import Run
+    from catalog.settings import Settings
+    from tests.catalog.test_object_storage import _Govcat
+
+    ray_cluster.driver_env(monkeypatch)
+    _ingest(cli, tmp_path)
+    local = _run(cli, "--workers", "1")
+    s3_catalog = f"sqlite:///{tmp_path / 's3.db'}"  # a catalog of its own for the s3 side
+    remote = _Govcat(s3_catalog, tmp_path / "s3-home", s3_root)
+    _ingest(remote, tmp_path)
+    on_cluster = json.loads(remote("run", "research-permissive", "--json", "--executor", "ray",
+                                   "--ray-address", ray_cluster.address).stdout)
+    assert on_cluster["funnel"] == local["funnel"]
+    got = _run_outputs(s3_root, on_cluster["run"])
+    assert any(k.startswith("attributes/pii/shard-") for k in got)
+    assert got == _run_outputs(cli.home, local["run"])  # byte for byte
+    # The store's keys went to the workers, and nowhere the run records.
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"]
+    catalog = Catalog(Settings(database_url=s3_catalog, home=tmp_path / "s3-home"))
+    with catalog.session() as s:
+        row = s.get(Run, on_cluster["run"])
+        recorded = json.dumps([row.config, row.stats], default=str)
+    catalog.dispose()
+    assert secret not in recorded and os.environ["AWS_ENDPOINT_URL"] not in recorded
+    # Nor in the cluster's own logs (a runtime_env would be, by Ray's runtime-env agent).
+    logs = [p for p in ray_cluster.temp_dir.glob("session_*/logs/**/*") if p.is_file()]
+    assert logs and not [p.name for p in logs if secret.encode() in p.read_bytes()]
 
 
 def _closed_port() -> int:
