@@ -173,3 +173,28 @@ def test_run_on_s3_gives_the_local_bytes(db_url, s3_root, tmp_path):
     assert {"admission_s", "langid", "quality", "dedup", "pii"} <= timings.keys()
     assert all(timings[s]["measure_s"] >= 0 and timings[s]["decide_s"] >= 0
                for s in ("langid", "quality", "dedup", "pii"))
+    # release cut on both roots: the same files, byte for byte (the manifest differs only in
+    # what the clock and the catalog's own history put there); verify reads the store alone.
+    cuts = {name: json.loads(govcat("release", "cut", str(runs[name]["run"]), "--name", "web",
+                                    "--version", "1.0.0", "--json").stdout)
+            for name, govcat in (("local", local), ("remote", remote))}
+    assert cuts["remote"]["merkle_root"] == cuts["local"]["merkle_root"]
+    release = as_path(s3_root) / "releases" / "web" / "1.0.0"
+    remote_files = {str(p.relative_to(release)): p.read_bytes() for p in release.rglob("*")
+                    if p.name != "manifest.json"}
+    local_release = tmp_path / "local" / "releases" / "web" / "1.0.0"
+    local_files = {str(p.relative_to(local_release)): p.read_bytes()
+                   for p in local_release.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert remote_files == local_files and "index.parquet" in remote_files
+    assert not (home / "releases").exists()
+    verified = json.loads(remote("release", "verify", "web@1.0.0", "--json").stdout)
+    assert verified["ok"] and verified["deep"] and verified["folder"] == str(release)
+    shard = release / "data" / "part-00000.parquet"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    write_bytes_atomic(bytes(data), shard)
+    from catalog.cli import app
+
+    broken = CliRunner().invoke(app, [*remote.args, "release", "verify", str(release)],
+                                env={"COLUMNS": "200"})
+    assert broken.exit_code == 6 and "data/part-00000.parquet" in broken.output
