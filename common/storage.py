@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 # The fsspec package behind each protocol a data root may use.
 PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs",
             "abfs": "adlfs", "abfss": "adlfs"}
+# The environment variables each store's fsspec package reads its endpoint and credentials
+# from (what a worker on another machine must be handed to reach the same store).
+ENVIRONMENT = {"s3": ("AWS_",), "s3a": ("AWS_",), "gs": ("GOOGLE_", "GCSFS_"),
+               "gcs": ("GOOGLE_", "GCSFS_"), "az": ("AZURE_",), "abfs": ("AZURE_",),
+               "abfss": ("AZURE_",)}
 # Stores where one PUT of the finished bytes (or a multipart upload, completed at the end)
 # is atomic per object: readers see the old object or the whole new one, never a part. On
 # them a file is uploaded straight to its final key; elsewhere to a temporary key, then moved.
@@ -351,6 +356,16 @@ def replace(src: Path | RemotePath, dst: Path | RemotePath) -> None:
     os.replace(src, dst)
 
 
+def store_environment(root: Path | RemotePath) -> dict[str, str]:
+    """This process's variables for the store `root` is on (AWS_* with AWS_ENDPOINT_URL, ...),
+    for workers that do not inherit them; nothing for a local root. Never to be logged nor
+    recorded."""
+    if not isinstance(root, RemotePath):
+        return {}
+    prefixes = ENVIRONMENT.get(root.protocol, ())
+    return {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
+
+
 def remove_tree(path: Path | RemotePath) -> None:
     """Remove a folder and everything under it; nothing if it is not there."""
     if isinstance(path, RemotePath):
@@ -360,7 +375,8 @@ def remove_tree(path: Path | RemotePath) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["ATOMIC_PUT", "PACKAGES", "RemotePath", "StorageError", "arrow_filesystem",
+__all__ = ["ATOMIC_PUT", "ENVIRONMENT", "PACKAGES", "RemotePath", "StorageError",
+           "arrow_filesystem",
            "as_path", "duckdb_files", "filesystem", "is_remote", "is_url", "local_file",
            "open_file", "parquet_file", "path_str", "read_schema", "read_table", "relative_to",
-           "remove_tree", "replace", "walk_files"]
+           "remove_tree", "replace", "store_environment", "walk_files"]

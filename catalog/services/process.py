@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -52,7 +51,15 @@ from catalog.services import policies as policy_store
 from catalog.services.integrity import check_document_shards
 from catalog.timeutil import as_utc
 from common.atomic import atomic_path, file_sha256, write_table_atomic
-from common.storage import RemotePath, as_path, parquet_file, path_str, read_schema, read_table
+from common.storage import (
+    RemotePath,
+    as_path,
+    parquet_file,
+    path_str,
+    read_schema,
+    read_table,
+    store_environment,
+)
 from policies import decision_log
 from policies.decision_log import DEFAULT_RULE, DecisionLogWriter, RuleTally
 from policies.engine import CompiledPolicy, compile_policy
@@ -522,7 +529,7 @@ class _Run:
 
             options: dict[str, Any] = (
                 {"workers": self.workers} if self.executor_name == "local"
-                else {"address": self.ray_address, "env_vars": _store_env(self.root)})
+                else {"address": self.ray_address, "env_vars": store_environment(self.root)})
             return create_executor(self.executor_name, **options)
         except MissingDependencyError as exc:  # carries its own install command
             raise MissingComponent(f"cannot run the pipeline: {exc}") from None
@@ -649,22 +656,6 @@ def _write_merged(out: Path | RemotePath, parts: Sequence[Path], width: int,
         # Hashed before it moves: the same bytes, and an object on a store is not read back.
         digest, size = file_sha256(tmp), tmp.stat().st_size
     return WrittenFile(str(out), digest, size, n)
-
-
-# The variables a store's fsspec package reads its endpoint and credentials from, by protocol.
-_STORE_ENV = {"s3": ("AWS_",), "s3a": ("AWS_",), "gs": ("GOOGLE_", "GCSFS_"),
-              "gcs": ("GOOGLE_", "GCSFS_"), "az": ("AZURE_",), "abfs": ("AZURE_",),
-              "abfss": ("AZURE_",)}
-
-
-def _store_env(root: Path | RemotePath) -> dict[str, str]:
-    """What Ray workers need to reach a data root on a store: this process's store variables
-    (AWS_* with AWS_ENDPOINT_URL, ...); nothing for a local root. Local executor processes
-    inherit them; they are never logged nor recorded in the run."""
-    if not isinstance(root, RemotePath):
-        return {}
-    prefixes = _STORE_ENV.get(root.protocol, ())
-    return {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
 
 
 def _prior_timings(recorded: Any) -> dict[str, Any]:
