@@ -46,6 +46,21 @@ def executemany(session, batch):
                                                  for r in batch])
 
 
+def scratch_source(cat: Catalog) -> int:
+    """The id of a source `bench` added to an empty scratch catalog."""
+    with cat.uow() as uow:
+        src = Source(slug="bench", kind="other", created_at=utcnow(), updated_at=utcnow())
+        uow.session.add(src)
+        uow.commit()
+        return src.id
+
+
+def batches(n: int, source_id: int, prefix: str, size: int) -> list[list[dict]]:
+    """n index rows in batches of `size`."""
+    all_rows = list(rows(n, source_id, prefix))
+    return [all_rows[i:i + size] for i in range(0, n, size)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=500_000)
@@ -54,15 +69,9 @@ def main() -> None:
     args = ap.parse_args()
     with scratch_postgres_url() as url:
         cat = Catalog(Settings(database_url=url, actor="bench"))
-        with cat.uow() as uow:
-            src = Source(slug="bench", kind="other", created_at=utcnow(), updated_at=utcnow())
-            uow.session.add(src)
-            uow.commit()
-        def chunks(n, prefix):
-            all_rows = list(rows(n, src.id, prefix))
-            return [all_rows[i:i + args.batch] for i in range(0, n, args.batch)]
-        copy_batches = chunks(args.rows, "c")
-        base_batches = chunks(args.baseline_rows, "b")
+        source_id = scratch_source(cat)
+        copy_batches = batches(args.rows, source_id, "c", args.batch)
+        base_batches = batches(args.baseline_rows, source_id, "b", args.batch)
         copy_s = timed(cat, copy_batches, insert_documents)
         base_s = timed(cat, base_batches, executemany)
         with cat.engine.connect() as conn:

@@ -49,11 +49,11 @@ from sqlalchemy import select, text
 
 from bench import run_scale
 from bench._pg import scratch_catalog_url, scratch_postgres_url
-from bench.index_insert import rows as index_rows
-from bench.index_insert import timed
+from bench.index_insert import batches as index_batches
+from bench.index_insert import scratch_source, timed
 from catalog.context import Catalog
 from catalog.index_writer import copy_tuples, insert_documents
-from catalog.models import Document, Release, ReleaseMember, Run, Shard, Source, utcnow
+from catalog.models import Document, Release, ReleaseMember, Run, Shard, utcnow
 from catalog.settings import Settings
 from catalog.timeutil import as_utc
 
@@ -221,14 +221,8 @@ def postgres_bytes(n: int, batch: int) -> dict[str, Any]:
 
     with scratch_postgres_url() as url:
         cat = Catalog(Settings(database_url=url, actor="bench"))
-        with cat.uow() as uow:
-            src = Source(slug="bench", kind="other", created_at=utcnow(), updated_at=utcnow())
-            uow.session.add(src)
-            uow.commit()
-            source_id = src.id
-        all_rows = list(index_rows(n, source_id, "c"))
-        batches = [all_rows[i:i + batch] for i in range(0, n, batch)]
-        copy_s = timed(cat, batches, insert_documents)
+        documents = index_batches(n, scratch_source(cat), "c", batch)
+        copy_s = timed(cat, documents, insert_documents)
         with cat.uow() as uow:
             process = Run(kind="process", status="completed", actor="bench",
                           started_at=utcnow(), config={})
@@ -241,7 +235,8 @@ def postgres_bytes(n: int, batch: int) -> dict[str, Any]:
             uow.commit()
             release_id = release.id
         # MEMBER_COPY_TYPES' column order: release, document, content hash, tokens
-        members = [(release_id, r["id"], r["content_sha256"], r["n_tokens"]) for r in all_rows]
+        members = [(release_id, r["id"], r["content_sha256"], r["n_tokens"]) for b in documents
+                   for r in b]
         t0 = time.perf_counter()
         for i in range(0, n, batch):
             with cat.uow() as uow:
