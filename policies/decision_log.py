@@ -117,11 +117,15 @@ class DecisionLogWriter:
     catalog records as a shard of the run with its stage.
     """
 
-    def __init__(self, path: str | os.PathLike[str], stage: str):
+    def __init__(self, path: str | os.PathLike[str], stage: str, *,
+                 row_group_rows: int | None = None):
+        """`row_group_rows`: smaller for files merged with many others (each reader of a
+        merge holds one decoded row group)."""
         if stage not in STAGE_ORDER:
             raise DecisionLogError(f"unknown stage {stage!r}; stages are {', '.join(STAGE_ORDER)}")
         self.path = as_path(path)  # a local file or an object (common.storage)
         self.stage = stage
+        self.row_group_rows = row_group_rows or _ROW_GROUP
         self.rows = 0
         self._cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
         self._last: str | None = None
@@ -182,7 +186,7 @@ class DecisionLogWriter:
         c["redact_spans"].append(spans)
         c["errors"].append(errors)
         self.rows += 1
-        if self._sorted and len(c["id"]) >= _ROW_GROUP:
+        if self._sorted and len(c["id"]) >= self.row_group_rows:
             self._flush()
 
     # ------------------------------------------------------------------ writing
@@ -208,7 +212,8 @@ class DecisionLogWriter:
         if self._writer is None:
             self._open()
         batch = self._take_batch()
-        self._writer.write_table(pa.Table.from_batches([batch]), row_group_size=_ROW_GROUP)
+        self._writer.write_table(pa.Table.from_batches([batch]),
+                                 row_group_size=self.row_group_rows)
 
     def close(self) -> WrittenFile:
         """Write what is left, fsync, rename into place; the file's sha256 and size."""
@@ -232,7 +237,7 @@ class DecisionLogWriter:
                 parts.append(pa.Table.from_batches([self._take_batch()]))
             table = pa.concat_tables(parts).sort_by("id")
             self._open()
-            self._writer.write_table(table, row_group_size=_ROW_GROUP)
+            self._writer.write_table(table, row_group_size=self.row_group_rows)
             self._writer.close()
         # hashed before it moves: the same bytes, and an object is not read back
         digest, size = file_sha256(self._tmp), self._tmp.stat().st_size

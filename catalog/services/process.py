@@ -89,7 +89,9 @@ SIGNATURE_COLUMN = "minhash"  # dedup attributes: each document's signature, lit
 DEDUP_MEMORY_BUDGET = 128 << 20  # bytes for one dedup band partition (partition_count)
 _ADMITTED_CHUNK = 65_536  # admitted documents bucketed per file
 _LOOKUP = 5000  # ids per catalog query
-_MERGE_BATCH = 1024  # rows read at a time from each per-shard file while merging
+# Rows read at a time from each per-shard file while merging, and the row groups those files
+# are written in: a reader decodes a whole row group, so memory is this × the shards merged.
+_MERGE_BATCH = 1024
 _ALIVE_SCHEMA = pa.schema([("id", pa.string()), ("n_tokens", pa.int64()),
                            ("collected_at", pa.timestamp("us", tz="UTC"))])
 Progress = Callable[[str, int], None]  # (stage, documents)
@@ -360,7 +362,7 @@ class _Run:
                               alive.column("n_tokens").to_pylist(), strict=True))
             passed: list[str] = []
             part = self._spill(f"decisions-{stage}") / f"shard-{shard_id:06d}.parquet"
-            with DecisionLogWriter(part, stage) as log:
+            with DecisionLogWriter(part, stage, row_group_rows=_MERGE_BATCH) as log:
                 for row in rows_of(shard_id):
                     doc_id = row["id"]
                     n = tokens.get(doc_id)
@@ -509,7 +511,8 @@ class _Run:
                     SIGNATURE_COLUMN: pa.FixedSizeBinaryArray.from_buffers(
                         pa.binary(width), end - first, [None, pa.py_buffer(sigs.tobytes())]),
                 }).sort_by("id")
-                write_table_atomic(table, self._dedup_part(shard_id))
+                write_table_atomic(table, self._dedup_part(shard_id),
+                                   row_group_size=_MERGE_BATCH)
             written = _write_merged(out, [self._dedup_part(s) for s in shards], width,
                                     exact_type)
             self.life.record_shard(kind="attributes", stage="dedup", path=out,

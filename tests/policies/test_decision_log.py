@@ -114,3 +114,15 @@ def test_tally_counts_each_rule_and_the_default():
         {"stage": "quality", "rule_id": "a", "effect": "drop", "documents": 2, "tokens": 11},
         {"stage": "quality", "rule_id": "b", "effect": "drop", "documents": 1, "tokens": 10},
     ]
+
+
+def test_row_groups_of_a_chosen_size_for_files_that_are_merged(tmp_path):
+    """A merge reader decodes a whole row group: per-shard files are written in small ones."""
+    ids = [f"d{i:03d}" for i in range(10)]
+    with DecisionLogWriter(tmp_path / "part.parquet", "quality", row_group_rows=3) as log:
+        for i in reversed(range(10)):  # out of order, as a shard's documents come
+            log.add(ids[i], D("keep"), i)
+        log.close()
+    meta = pq.ParquetFile(tmp_path / "part.parquet").metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [3, 3, 3, 1]
+    assert pq.read_table(tmp_path / "part.parquet").column("id").to_pylist() == ids
