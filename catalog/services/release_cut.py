@@ -406,7 +406,6 @@ class _Cut:
 
     # ------------------------------------------------------------------ main
     def run(self) -> CutResult:
-
         check_name(self.name, self.version)
         final = self.layout.release(self.name, self.version)
         with self.catalog.session() as session:
