@@ -53,6 +53,8 @@ def copy_tuples(session: Session, table: Any, copy_types: Sequence[tuple[str, st
     # column type's own bind processor (what SQLAlchemy's insert would apply), without the
     # per-row cost of SQLAlchemy compiling a dict of parameters.
     dialect = conn.dialect
+    # (the dialect's own processor, as SQLAlchemy caches it: the public `bind_processor` of
+    # the generic type skips the SQLite implementation's datetime format)
     processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
     convert = any(p is not None for p in processors)
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "

@@ -298,7 +298,6 @@ class _Cut:
             metadata_json,
         )
 
-        ids = sorted(released)
         columns, hosts = dict(self.columns), self.hosts
         columns.pop("content_sha256")
         redacted: Counter = Counter()
@@ -324,7 +323,7 @@ class _Cut:
                 if touched:  # only those rows are taken out of Arrow and put back
                     texts, row_tokens, row_meta = [], [], []
                     for i in touched:
-                        doc_id = ids[seen + i]
+                        doc_id = batch_ids[i].as_py()
                         types, placeholder, spans = self.redactions[doc_id]
                         texts.append(redact(text[i].as_py(), spans, types, placeholder,
                                             doc_id=doc_id))
@@ -434,8 +433,9 @@ class _Cut:
             remove_tree(staging)  # a killed attempt's, under our lock
             staging.mkdir(parents=True)
             with ThreadPoolExecutor(1, thread_name_prefix="release-texts") as reading:
-                self.texts = reading.submit(self._texts, sorted(released))
-                self.columns, self.hosts = self._columns(sorted(released))
+                ordered = sorted(released)
+                self.texts = reading.submit(self._texts, ordered)
+                self.columns, self.hosts = self._columns(ordered)
                 if existing is not None:
                     return self._again(life, final, staging, released, excluded, existing)
                 with ThreadPoolExecutor(1, thread_name_prefix="dedup-index") as pool:
