@@ -25,10 +25,12 @@ See docs/architecture.md, "How a run resumes".
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
 import threading
+import traceback
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -240,6 +242,8 @@ class RunLifecycle:
                 self.end_audit = self.end_audit()
             except Exception:  # noqa: BLE001 - a summary must never hide the real outcome
                 self.end_audit = None
+        if exc is not None:
+            _release_frames(exc)
         if exc_type is None:
             self.status = "completed"
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -260,6 +264,22 @@ class RunLifecycle:
                 raise
         finally:
             self._lock.release()
+
+
+def _release_frames(exc: BaseException | None) -> None:
+    """Drop the locals of the frames an error left, so what they held goes now.
+
+    A Ctrl-C inside sqlite3's executemany leaves the cursor alive in those frames; SQLAlchemy
+    closes the connection, but SQLite keeps a closed connection's write lock while one of its
+    statements lives, so writing the run's end would wait out the busy timeout and fail.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.__traceback__ is not None:
+            traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+    gc.collect()  # statements caught in reference cycles with their frames
 
 
 def decision_logs(session, run: Run) -> list[tuple[str, str]]:

@@ -60,6 +60,41 @@ def test_status_follows_how_the_block_ends(catalog):
                        "gate.start", "gate.completed"]
 
 
+class _Unbindable:
+    """A parameter whose adaptation is where Ctrl-C lands, in the middle of an executemany."""
+
+
+def _interrupt(*_args):
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_inside_a_bulk_insert_still_ends_the_run_interrupted(catalog):
+    import sqlite3
+
+    import psycopg
+    from psycopg.adapt import Dumper
+
+    class _Interrupting(Dumper):
+        dump = _interrupt
+
+    sqlite3.register_adapter(_Unbindable, _interrupt)
+    psycopg.adapters.register_dumper(_Unbindable, _Interrupting)
+    with catalog.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE scratch (x INTEGER)")
+    with pytest.raises(KeyboardInterrupt), RunLifecycle(catalog, kind="gate") as run:
+        with catalog.uow() as uow:
+            conn = uow.session.connection()
+            conn.exec_driver_sql("INSERT INTO scratch (x) VALUES (1)")
+            params = [(i,) for i in range(100)] + [(_Unbindable(),)]
+            conn.exec_driver_sql("INSERT INTO scratch (x) VALUES (%s)" if
+                                 catalog.engine.dialect.name == "postgresql" else
+                                 "INSERT INTO scratch (x) VALUES (?)", params)
+    with catalog.session() as s:
+        assert s.get(Run, run.run_id).status == "interrupted"
+    with catalog.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM scratch").scalar() == 0
+
+
 def test_a_killed_run_is_found_interrupted_and_only_its_temp_files_go(catalog, db_url, tmp_path):
     # A real process opens a run, writes a temporary file in its folder, and is killed -9.
     home = catalog.data_root
