@@ -123,7 +123,7 @@ def _tld_extractor() -> tldextract.TLDExtract:
 class OfflineEmailRecognizer(EmailRecognizer):
     """presidio's e-mail recognizer, checking the domain against the bundled suffix list."""
 
-    def validatemake_result(self, pattern_text: str) -> bool:
+    def validate_result(self, pattern_text: str) -> bool:
         return _tld_extractor()(pattern_text).fqdn != ""
 
 

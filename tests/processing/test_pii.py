@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("presidio_analyzer")
+tldextract = pytest.importorskip("tldextract")
 pytest.importorskip("presidio_anonymizer")
 
 from processing import pii_offline, pii_recognizers  # noqa: E402
@@ -71,15 +72,21 @@ def test_network_guard_records_attempts(no_network: list[object]) -> None:
 
 @BOTH
 def test_engine_starts_and_validates_emails_without_network(
-    no_network: list[object], monkeypatch: pytest.MonkeyPatch, recognizers: str
+    no_network: list[object], monkeypatch: pytest.MonkeyPatch, recognizers: str,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A fresh engine, NLP pipeline and suffix-list extractor, all built under the guard.
     monkeypatch.setattr(pii, "_ANALYZERS", ProcessLocal())
     pii_offline.nlp_engine_for.cache_clear()
     pii_recognizers._tld_extractor.cache_clear()
+    # tldextract's default extractor as on a fresh machine: the default suffix-list URLs and
+    # an empty cache, so any call to it tries the network (and logs a traceback on refusal).
+    monkeypatch.setattr(tldextract, "extract", tldextract.TLDExtract(cache_dir=str(tmp_path)))
     text = "Write to jane.roe@example.co.uk today."
     assert spans_of(text, recognizers=recognizers) == [("EMAIL_ADDRESS", "jane.roe@example.co.uk")]
     assert no_network == []
+    assert list(tmp_path.iterdir()) == []  # the default extractor was never asked
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
     pii_recognizers._tld_extractor.cache_clear()
 
 
