@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -459,60 +458,33 @@ class _Run:
         """dedup.parquet and the per-shard cluster files, unless a killed run left them whole."""
         from processing.dedup import DedupIndex
         from processing.dedup.partitions import partition_count
-        from processing.stages.dedup import Deduplicator
-        from processing.types import Document as ProcDocument
+        from processing.dedup.sharded import ShardedDedup
 
         if (recorded is None or not out.exists() or file_sha256(out) != recorded.sha256
                 or not all(self._dedup_part(s).exists() for s in shards)):
             prior_dir = self.layout.dedup_index
             prior = DedupIndex.open(prior_dir if prior_dir.exists() else None, params)
             n_docs = sum(self.alive_in["quality"].values())
-            dedup = Deduplicator(params=params, prior=prior, spill=self._spill("dedup-bands"),
+            dedup = ShardedDedup(self._spill("dedup-bands"), params, prior,
                                  partitions=partition_count(n_docs, params,
                                                             self.dedup_memory_budget))
-            ranges: list[tuple[int, int, int]] = []  # shard, first node, end
-
-            def documents():
-                for shard_id in shards:
-                    alive = self._alive("quality", shard_id).to_pydict()
-                    when = dict(zip(alive["id"], alive["collected_at"], strict=True))
-                    table = read_table(self.root / self.shard_paths[shard_id],
-                                       columns=["id", "text"]).to_pydict()
-                    first = len(ranges) and ranges[-1][2]
-                    n = 0
-                    for doc_id, text in zip(table["id"], table["text"], strict=True):
-                        if doc_id in when:
-                            n += 1
-                            yield ProcDocument(doc_id, text, {"collected_at": when[doc_id]})
-                    ranges.append((shard_id, first, first + n))
-                    if self.progress:
-                        self.progress("dedup", n)
-
-            for _ in dedup.run(documents()):
-                pass
-            nodes = dedup.nodes()
-            ids = nodes.ids
-            # One type for dup_exact_of in every part, as one table of all rows would infer.
-            seen = ranges[-1][2] if ranges else 0
-            exact_type = pa.string() if (nodes.exact_of[:seen] >= 0).any() else pa.null()
+            for shard_id in shards:
+                alive = self._alive("quality", shard_id)
+                table = read_table(self.root / self.shard_paths[shard_id], columns=["id", "text"])
+                where = pc.index_in(table.column("id"), alive.column("id"))
+                table = table.filter(pc.is_valid(where))
+                when = alive.column("collected_at").take(where.drop_null())
+                dedup.add(shard_id, table.column("id").to_pylist(),
+                          table.column("text").to_pylist(),
+                          when.to_numpy(zero_copy_only=False))
+                if self.progress:
+                    self.progress("dedup", table.num_rows)
+            dedup.cluster()
+            exact_type = dedup.exact_type
             width = params.num_perm * 4
-            for shard_id, first, end in ranges:
-                keeper = nodes.keeper[first:end]
-                exact = nodes.exact_of[first:end]
-                sigs = dedup.signature_rows(first, end).astype("<u4")
-                table = pa.table({
-                    "id": pa.array(ids[first:end], pa.string()),
-                    "cluster_id": pa.array([ids[k] for k in keeper.tolist()], pa.string()),
-                    "cluster_keep": pa.array(nodes.released[first:end]
-                                             | (keeper == np.arange(first, end))),
-                    "cluster_size": pa.array(nodes.size[first:end], pa.int64()),
-                    "dup_exact_of": pa.array([ids[e] if e >= 0 else None
-                                              for e in exact.tolist()], exact_type),
-                    SIGNATURE_COLUMN: pa.FixedSizeBinaryArray.from_buffers(
-                        pa.binary(width), end - first, [None, pa.py_buffer(sigs.tobytes())]),
-                }).sort_by("id")
-                write_table_atomic(table, self._dedup_part(shard_id),
-                                   row_group_size=_MERGE_BATCH)
+            for shard_id in shards:
+                write_table_atomic(dedup.shard_table(shard_id, SIGNATURE_COLUMN),
+                                   self._dedup_part(shard_id), row_group_size=_MERGE_BATCH)
             written = _write_merged(out, [self._dedup_part(s) for s in shards], width,
                                     exact_type)
             self.life.record_shard(kind="attributes", stage="dedup", path=out,

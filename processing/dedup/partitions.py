@@ -1,37 +1,46 @@
-"""LSH band buckets partitioned to files, so finding band matches needs one partition's memory.
+"""Link rows partitioned to files, so finding matches needs one partition's memory.
 
-`cluster` finds band matches by sorting every band key of the batch at once (bands × 8 bytes
-per document, plus the sort's copies). When that does not fit, the Deduplicator (given a
-spill folder) hands each batch of signatures to `BandPartitions` as it is signed: every
-(band, key, document, band values) row goes to partition `key mod P`, one Parquet file each.
-`links` then reads one partition at a time, finds its buckets as `cluster` does (the
-bucket's first document, by number, linked to every member whose band values equal its own),
-and reduces them to one link per member towards the smallest node of its connected component
-in that partition (union-find per partition); the final union of those link lists is the
-clustering's (`clusters._components`). A bucket never spans two partitions (its key decides
-the partition), so the clusters are those of the in-memory form, for any P.
+Finding band matches in memory sorts every band key of the corpus at once (bands × 8 bytes per
+document, plus the sort's copies). Partitioned, each signed shard writes its rows to a file of
+its own, sorted by partition (`key mod P`), each partition in row groups of its own
+(`write_partitioned`):
+
+- band rows: (band, key, node, band values), one per band of each non-empty signature
+  (`band_table`);
+- exact rows: (key, node, sha256), one per document (`exact_table`), the key the hash's first
+  8 bytes.
+
+`PartitionReader.read(p)` then gathers partition p from every shard's file (only its row groups
+are read), and `partition_links` / `exact_links` find its matches: a bucket's (or a hash's)
+first node linked to every member that equals it, reduced to one link per member towards the
+smallest node of its connected component in that partition. A bucket never spans two
+partitions (its key decides the partition), so the union of those link lists gives the
+clusters of the in-memory form, for any P (tests/processing/test_dedup_sharded.py).
 
 This is the multi-stage form of datatrove's MinHash dedup (signatures → buckets → clusters),
-on files under the run's attributes folder.
+on files under the run's spill folder.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common.atomic import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL, publish, temp_name
-from processing.dedup.keys import band_keys
+from common.atomic import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL, atomic_path
+from processing.dedup.clusters import batch_exact_links
+from processing.dedup.keys import band_keys, hash_prefix
 from processing.dedup.params import DedupParams
 
 DEFAULT_MEMORY_BUDGET = 128 << 20
 """Bytes one partition may take while its buckets are sorted (`partition_count`)."""
 
 _WORKING_BYTES = 3  # a partition's rows, their sorted copy and the sort's indices
+_PARTITION = "partition"
 
 
 def row_bytes(params: DedupParams) -> int:
@@ -48,100 +57,92 @@ def partition_count(n_docs: int, params: DedupParams,
     return max(1, math.ceil(need / memory_budget))
 
 
-def _schema(params: DedupParams) -> pa.Schema:
-    return pa.schema([("band", pa.uint8()), ("key", pa.uint64()), ("node", pa.int64()),
-                      ("values", pa.binary(4 * params.rows))])
+def band_table(first_node: int, signatures: np.ndarray, usable: np.ndarray,
+               params: DedupParams) -> tuple[pa.Table, np.ndarray]:
+    """The band rows of documents `first_node`.. (`usable` marks the non-empty signatures),
+    and the usable documents' band keys (usable × bands, for the prior index)."""
+    idx = np.flatnonzero(usable)
+    keys = band_keys(signatures[idx], params.bands, params.rows)
+    m = len(idx)
+    band = np.tile(np.arange(params.bands, dtype=np.uint8), m)
+    node = np.repeat((idx + first_node).astype(np.int64), params.bands)
+    values = np.ascontiguousarray(
+        signatures[idx].reshape(m, params.bands, params.rows), dtype="<u4"
+    ).reshape(m * params.bands, params.rows)
+    width = 4 * params.rows
+    table = pa.table({
+        "band": pa.array(band), "key": pa.array(keys.ravel()), "node": pa.array(node),
+        "values": pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), len(node), [None, pa.py_buffer(values.tobytes())]),
+    })
+    return table, keys
 
 
-class BandPartitions:
-    """Band rows of a batch, written to P partition files as they come; read back one at a time."""
+def exact_table(first_node: int, hashes: np.ndarray) -> pa.Table:
+    """The exact rows of documents `first_node`.. from their sha256 (n × 32 uint8)."""
+    n = len(hashes)
+    return pa.table({
+        "key": pa.array(hash_prefix(hashes) if n else np.empty(0, np.uint64)),
+        "node": pa.array(np.arange(first_node, first_node + n, dtype=np.int64)),
+        "sha256": pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(32), n, [None, pa.py_buffer(np.ascontiguousarray(hashes).tobytes())]),
+    })
 
-    def __init__(self, folder: Path, params: DedupParams, partitions: int) -> None:
-        if partitions < 1:
-            raise ValueError(f"dedup partitions must be at least 1, got {partitions}")
-        self.params = params
-        self.partitions = partitions
-        self.paths = [Path(folder) / f"bands-{p:05d}.parquet" for p in range(partitions)]
-        self._tmps: list[Path | None] = [None] * partitions
-        self._writers: list[pq.ParquetWriter | None] = [None] * partitions
-        self.rows = 0
-        self._written: set[int] = set()  # a resumed run's older files are not read
-        Path(folder).mkdir(parents=True, exist_ok=True)
 
-    def add(self, first_node: int, signatures: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        """Add the band rows of documents `first_node`.. (their signatures; `usable` marks the
-        non-empty ones). Returns the usable documents' band keys (for the prior index)."""
-        params = self.params
-        idx = np.flatnonzero(usable)
-        keys = band_keys(signatures[idx], params.bands, params.rows)
-        if not len(idx):
-            return keys
-        m = len(idx)
-        band = np.repeat(np.arange(params.bands, dtype=np.uint8)[None, :], m, axis=0).ravel()
-        key = keys.ravel()
-        node = np.repeat((idx + first_node).astype(np.int64), params.bands)
-        values = np.ascontiguousarray(
-            signatures[idx].reshape(m, params.bands, params.rows), dtype="<u4"
-        ).reshape(m * params.bands, params.rows)
-        part = (key % np.uint64(self.partitions)).astype(np.int64)
-        order = np.argsort(part, kind="stable")
-        part, band, key, node, values = part[order], band[order], key[order], node[order], \
-            values[order]
-        bounds = np.searchsorted(part, np.arange(self.partitions + 1))
-        width = 4 * params.rows
-        for p in range(self.partitions):
+def write_partitioned(path: Path, table: pa.Table, partitions: int) -> None:
+    """`table` (with a uint64 `key` column) to one file, partition `key mod partitions` after
+    partition, each in row groups of its own, so a reader takes one partition alone."""
+    if partitions < 1:
+        raise ValueError(f"dedup partitions must be at least 1, got {partitions}")
+    part = (table.column("key").to_numpy() % np.uint64(partitions)).astype(np.uint32)
+    order = np.argsort(part, kind="stable")
+    part = part[order]
+    table = table.take(pa.array(order)).append_column(_PARTITION, pa.array(part))
+    bounds = np.searchsorted(part, np.arange(partitions + 1, dtype=np.uint32))
+    with atomic_path(path) as tmp, pq.ParquetWriter(
+            tmp, table.schema, compression=PARQUET_COMPRESSION,
+            compression_level=PARQUET_COMPRESSION_LEVEL) as writer:
+        if not table.num_rows:
+            writer.write_table(table)
+        for p in np.flatnonzero(np.diff(bounds)).tolist():
             lo, hi = int(bounds[p]), int(bounds[p + 1])
-            if lo == hi:
-                continue
-            vals = pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(width), hi - lo, [None, pa.py_buffer(values[lo:hi].tobytes())])
-            table = pa.table([pa.array(band[lo:hi]), pa.array(key[lo:hi]),
-                              pa.array(node[lo:hi]), vals], schema=_schema(params))
-            self._writer(p).write_table(table)
-        self.rows += len(key)
-        return keys
+            writer.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
 
-    def _writer(self, p: int) -> pq.ParquetWriter:
-        if self._writers[p] is None:
-            self._written.add(p)
-            self._tmps[p] = temp_name(self.paths[p])
-            self._writers[p] = pq.ParquetWriter(
-                self._tmps[p], _schema(self.params), compression=PARQUET_COMPRESSION,
-                compression_level=PARQUET_COMPRESSION_LEVEL)
-        return self._writers[p]  # type: ignore[return-value]
 
-    def close(self) -> None:
-        for p, writer in enumerate(self._writers):
-            if writer is not None:
-                writer.close()
-                publish(self._tmps[p], self.paths[p])  # type: ignore[arg-type]
-        self._writers = [None] * self.partitions
-        self._tmps = [None] * self.partitions
+class PartitionReader:
+    """Partition p of a set of `write_partitioned` files, found by the row groups' statistics."""
 
-    def links(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per partition, (root, member) links of its band matches, reduced per component."""
-        self.close()
-        out = []
-        for p in sorted(self._written):
-            out.append(partition_links(pq.read_table(self.paths[p]), self.params))
-        return out
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._files: list[tuple[pq.ParquetFile, dict[int, list[int]]]] = []
+        for path in paths:
+            f = pq.ParquetFile(path)
+            column = f.schema_arrow.get_field_index(_PARTITION)
+            groups: dict[int, list[int]] = {}
+            for g in range(f.metadata.num_row_groups):
+                meta = f.metadata.row_group(g)
+                stats = meta.column(column).statistics
+                if meta.num_rows and stats is not None and stats.has_min_max:
+                    groups.setdefault(int(stats.min), []).append(g)
+            self._files.append((f, groups))
+        self._columns = ([n for n in self._files[0][0].schema_arrow.names if n != _PARTITION]
+                         if self._files else [])
+
+    def read(self, p: int) -> pa.Table | None:
+        """Partition p's rows from every file, in file order; None when it has none."""
+        parts = [f.read_row_groups(groups[p], columns=self._columns)
+                 for f, groups in self._files if p in groups]
+        return pa.concat_tables(parts) if parts else None
 
 
 def partition_links(table: pa.Table, params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
     """One partition's band matches, as links from each component's smallest node."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     m = table.num_rows
     if m < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     band = table.column("band").to_numpy()
     key = table.column("key").to_numpy()
     node = table.column("node").to_numpy()
-    column = table.column("values").combine_chunks()
-    raw = np.frombuffer(column.buffers()[1], dtype="<u4")
-    values = raw[column.offset * params.rows:(column.offset + m) * params.rows].reshape(
-        m, params.rows)
+    values = fixed_width(table.column("values"), params.rows, "<u4")
     order = np.lexsort((node, key, band))
     band, key, node, values = band[order], key[order], node[order], values[order]
     starts = np.flatnonzero(np.concatenate(
@@ -150,7 +151,32 @@ def partition_links(table: pa.Table, params: DedupParams) -> tuple[np.ndarray, n
     pair = head != np.arange(m)
     # Equal 64-bit keys are confirmed on the band's values, against the bucket's first member.
     same = pair & (values[head] == values).all(axis=1)
-    src, dst = node[head[same]], node[same]
+    return _reduce(node[head[same]], node[same])
+
+
+def exact_links(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """One partition's exact matches (equal sha256), as links from each group's smallest node."""
+    if table.num_rows < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    node = table.column("node").to_numpy()
+    hashes = fixed_width(table.column("sha256"), 32, np.uint8)
+    a, b = batch_exact_links(hashes, np.ones(len(node), dtype=bool))
+    return _reduce(node[a], node[b])
+
+
+def fixed_width(column: pa.ChunkedArray, width: int, dtype) -> np.ndarray:
+    """A fixed-size binary column as an (n × width) array of `dtype` items, without copies
+    where it is one chunk."""
+    array = column.combine_chunks()
+    raw = np.frombuffer(array.buffers()[1], dtype=dtype)
+    return raw[array.offset * width:(array.offset + len(array)) * width].reshape(-1, width)
+
+
+def _reduce(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Links reduced to one per member of each component, from its smallest node."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     if not len(src):
         return np.empty(0, np.int64), np.empty(0, np.int64)
     nodes, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)

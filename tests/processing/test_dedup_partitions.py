@@ -1,71 +1,104 @@
-"""Band buckets partitioned to files give the clusters of the in-memory form, for any P."""
+"""Partitioned link rows: each partition read alone from every shard's file, its links those
+of the whole; the partition count follows the memory budget."""
 
-import random
-from datetime import UTC, datetime, timedelta
+import hashlib
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from processing.dedup import DedupIndex, DedupParams
-from processing.dedup.partitions import BandPartitions, partition_count, row_bytes
-from processing.stages.dedup import Deduplicator
-from processing.types import Document
-from tests.processing.dedup_corpus import families, paragraph
-
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def _docs(seed: int, prefix: str) -> list[Document]:
-    rng = random.Random(seed)
-    corpus = families(30, copies=3, seed=seed)
-    docs = [Document(f"{prefix}/{i:04d}", text,
-                     {"collected_at": T0 + timedelta(days=rng.randint(0, 5))})
-            for i, (_, text) in enumerate(corpus)]
-    docs.append(Document(f"{prefix}/exact", docs[0].text, {"collected_at": None}))
-    docs.append(Document(f"{prefix}/empty", "!!!", {}))
-    docs.append(Document(f"{prefix}/alone", paragraph(rng), {}))
-    return docs
+from processing.dedup import DedupParams, signatures
+from processing.dedup.clusters import _batch_band_links, _components, batch_exact_links
+from processing.dedup.minhash import is_empty
+from processing.dedup.partitions import (
+    PartitionReader,
+    band_table,
+    exact_links,
+    exact_table,
+    partition_count,
+    partition_links,
+    row_bytes,
+    write_partitioned,
+)
+from tests.processing.dedup_corpus import families
 
 
-def _attributes(docs, tmp_path: Path | None, partitions: int = 1, prior=None):
-    spill = None if tmp_path is None else tmp_path / f"spill-{partitions}"
-    dedup = Deduplicator(prior=prior, batch_size=7, spill=spill, partitions=partitions)
-    list(dedup.run(docs))
-    return dedup, dedup.finish()
+def _shards(n_shards: int, partitions: int, folder: Path, kind: str):
+    params = DedupParams()
+    texts = [t for _, t in families(12, copies=3, seed=7)]
+    texts += texts[:5]  # exact copies too
+    sigs = signatures(texts, params)
+    hashes = np.array([np.frombuffer(hashlib.sha256(t.encode()).digest(), np.uint8) for t in texts])
+    bounds = np.linspace(0, len(texts), n_shards + 1).astype(int)
+    paths = []
+    for s in range(n_shards):
+        lo, hi = bounds[s], bounds[s + 1]
+        if kind == "bands":
+            table, _ = band_table(int(lo), sigs[lo:hi], ~is_empty(sigs[lo:hi]), params)
+        else:
+            table = exact_table(int(lo), hashes[lo:hi])
+        paths.append(folder / f"{kind}-{s}.parquet")
+        write_partitioned(paths[-1], table, partitions)
+    return params, sigs, hashes, paths
+
+
+def _groups(links, n):
+    labels = _components(n, links)
+    return sorted(sorted(np.flatnonzero(labels == c).tolist()) for c in np.unique(labels))
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 13])
+def test_each_partition_is_read_alone_and_holds_only_its_keys(tmp_path: Path,
+                                                              partitions: int) -> None:
+    _, _, _, paths = _shards(3, partitions, tmp_path, "bands")
+    whole = pa.concat_tables(pq.read_table(p) for p in paths)
+    reader = PartitionReader(paths)
+    seen = 0
+    for p in range(partitions):
+        table = reader.read(p)
+        if table is None:
+            assert not (whole.column("partition").to_numpy() == p).any()
+            continue
+        assert "partition" not in table.column_names
+        assert (table.column("key").to_numpy() % np.uint64(partitions) == p).all()
+        seen += table.num_rows
+    assert seen == whole.num_rows
+    # every non-empty partition is row groups of its own in each file
+    for path in paths:
+        meta = pq.ParquetFile(path).metadata
+        index = pq.ParquetFile(path).schema_arrow.get_field_index("partition")
+        for g in range(meta.num_row_groups):
+            stats = meta.row_group(g).column(index).statistics
+            assert stats.min == stats.max
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 8])
-def test_partitioned_clusters_equal_the_in_memory_ones(tmp_path: Path, partitions: int) -> None:
-    docs = _docs(3, "s")
-    memory, expected = _attributes(docs, None)
-    spilled, got = _attributes(docs, tmp_path, partitions)
-    assert got == expected
-    assert sum(1 for a in got.values() if not a["cluster_keep"]) > 30  # real clusters
-    assert spilled.stats.counters == memory.stats.counters
-    assert (spilled.signatures() == memory.signatures()).all()
-    assert (spilled.signature_rows(5, 20) == memory.signatures()[5:20]).all()
-    files = sorted(p.name for p in (tmp_path / f"spill-{partitions}").glob("bands-*.parquet"))
-    assert len(files) == partitions
+def test_partition_links_give_the_components_of_the_in_memory_links(tmp_path: Path,
+                                                                    partitions: int) -> None:
+    params, sigs, hashes, band_paths = _shards(4, partitions, tmp_path, "bands")
+    _, _, _, exact_paths = _shards(4, partitions, tmp_path, "exact")
+    n = len(sigs)
+    expected = _groups([_batch_band_links(sigs, np.flatnonzero(~is_empty(sigs)), params),
+                        batch_exact_links(hashes, np.ones(n, bool))], n)
+    links = []
+    for paths, find in ((band_paths, lambda t: partition_links(t, params)),
+                        (exact_paths, exact_links)):
+        reader = PartitionReader(paths)
+        links += [find(t) for p in range(partitions) if (t := reader.read(p)) is not None]
+    assert _groups(links, n) == expected
+    assert sum(len(g) > 1 for g in expected) >= 12  # real clusters
 
 
-def test_partitioned_clusters_with_a_prior_index(tmp_path: Path) -> None:
+def test_an_empty_shard_writes_a_file_with_no_partition(tmp_path: Path) -> None:
     params = DedupParams()
-    first, attributes = _attributes(_docs(4, "old"), None)
-    kept = [i for i, a in attributes.items() if a["cluster_keep"]]
-    index = DedupIndex.open(tmp_path / "idx", params)
-    index.add(*first.index_rows(kept))
-    index.save()
-    # The new crawl holds copies of released texts, and one released document again.
-    again = next(d for d in _docs(4, "old") if d.id == kept[0])
-    new = _docs(4, "new")[:60] + [Document(again.id, again.text, {})]
-    prior = DedupIndex.open(tmp_path / "idx", params)
-    memory, expected = _attributes(new, None, prior=prior)
-    for partitions in (1, 8):
-        prior = DedupIndex.open(tmp_path / "idx", params)
-        spilled, got = _attributes(new, tmp_path, partitions, prior=prior)
-        assert got == expected
-        assert spilled.stats.counters == memory.stats.counters
-    assert memory.stats.counters["duplicates_of_released"] > 0
+    table, keys = band_table(0, np.empty((0, params.num_perm), np.uint32),
+                             np.empty(0, bool), params)
+    write_partitioned(tmp_path / "b.parquet", table, 4)
+    assert keys.shape == (0, params.bands)
+    reader = PartitionReader([tmp_path / "b.parquet"])
+    assert all(reader.read(p) is None for p in range(4))
 
 
 def test_partition_count_follows_the_budget_not_a_fixed_table() -> None:
@@ -79,13 +112,4 @@ def test_partition_count_follows_the_budget_not_a_fixed_table() -> None:
     with pytest.raises(ValueError):
         partition_count(10, params, memory_budget=0)
     with pytest.raises(ValueError):
-        BandPartitions(Path("."), params, 0)
-
-
-def test_a_tiny_budget_still_clusters_the_same(tmp_path: Path) -> None:
-    docs = _docs(5, "t")
-    _, expected = _attributes(docs, None)
-    partitions = partition_count(len(docs), DedupParams(), memory_budget=20_000)
-    assert partitions >= 8
-    _, got = _attributes(docs, tmp_path, partitions)
-    assert got == expected
+        write_partitioned(Path("unused.parquet"), exact_table(0, np.zeros((0, 32), np.uint8)), 0)
