@@ -162,7 +162,7 @@ def _category(rel: Path) -> str:
         if parts[2] == "spill":
             name = parts[3]
             if name == "dedup-bands":
-                kind = "bands" if parts[-1].startswith("bands-") else "signatures"
+                kind = parts[-1].split("-")[0]  # bands, exact or documents, one per shard
                 return f"attributes/run-N/spill/dedup-bands ({kind})"
             return f"attributes/run-N/spill/{name}"
         return f"attributes/run-N/{parts[2]}"

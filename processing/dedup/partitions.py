@@ -110,10 +110,14 @@ def write_partitioned(path: Path, table: pa.Table, partitions: int) -> None:
 
 
 class PartitionReader:
-    """Partition p of a set of `write_partitioned` files, found by the row groups' statistics."""
+    """Partition p of a set of `write_partitioned` files, found by the row groups' statistics.
+
+    A file is opened for each read rather than held open: an open file keeps buffers of a
+    few MB, which the number of shards would multiply."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
-        self._files: list[tuple[pq.ParquetFile, dict[int, list[int]]]] = []
+        self._files: list[tuple[Path, dict[int, list[int]]]] = []
+        self._columns: list[str] = []
         for path in paths:
             f = pq.ParquetFile(path)
             column = f.schema_arrow.get_field_index(_PARTITION)
@@ -123,14 +127,17 @@ class PartitionReader:
                 stats = meta.column(column).statistics
                 if meta.num_rows and stats is not None and stats.has_min_max:
                     groups.setdefault(int(stats.min), []).append(g)
-            self._files.append((f, groups))
-        self._columns = ([n for n in self._files[0][0].schema_arrow.names if n != _PARTITION]
-                         if self._files else [])
+            self._files.append((Path(path), groups))
+            self._columns = [n for n in f.schema_arrow.names if n != _PARTITION]
+            f.close()
 
     def read(self, p: int) -> pa.Table | None:
         """Partition p's rows from every file, in file order; None when it has none."""
-        parts = [f.read_row_groups(groups[p], columns=self._columns)
-                 for f, groups in self._files if p in groups]
+        parts = []
+        for path, groups in self._files:
+            if p in groups:
+                with pq.ParquetFile(path) as f:
+                    parts.append(f.read_row_groups(groups[p], columns=self._columns))
         return pa.concat_tables(parts) if parts else None
 
 

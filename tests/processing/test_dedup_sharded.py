@@ -166,3 +166,16 @@ def test_bad_calls_are_refused(tmp_path: Path) -> None:
         dedup.add(3, ["b", "b"], ["x", "y"], [None, None])
     with pytest.raises(ValueError, match="at least 1"):
         ShardedDedup(tmp_path / "x", partitions=0)
+
+
+def test_an_empty_shard_gives_an_empty_table_of_the_same_columns(tmp_path: Path) -> None:
+    ids, texts, times = _corpus(8, "e")
+    dedup = ShardedDedup(tmp_path, partitions=3)
+    dedup.add(1, [], [], [])
+    dedup.add(2, ids, texts, times)
+    dedup.cluster()
+    empty, full = dedup.shard_table(1, "minhash"), dedup.shard_table(2, "minhash")
+    assert empty.num_rows == 0 and empty.schema == full.schema
+    nothing = ShardedDedup(tmp_path / "none")
+    nothing.cluster()
+    assert nothing.exact_type == pa.null()
