@@ -16,12 +16,15 @@ thousand texts at a time), keeps ids, collection times, content hashes and signa
     prior.save()
 
 Released documents are always kept over newcomers. `Deduplicator` in
-`processing.stages.dedup` does the same over `Document` streams.
+`processing.stages.dedup` does the same over `Document` streams. A corpus larger than memory
+goes through `ShardedDedup` (`processing.dedup.sharded`): shard by shard to files, the same
+clusters, with memory for the duplicates only.
 
 Modules: `params` (DedupParams), `shingles` (normalisation, shingles), `minhash` (bulk
 signatures), `inputs` (the caller's columns, checked), `keys` (band, content-hash and id keys
 and the lookups over them), `segments` (the index's files), `index` (DedupIndex), `clusters`
-(cluster, ClusterInfo), `errors` (the exception tree, all ValueError).
+(cluster, ClusterInfo), `partitions` (link rows partitioned to files), `sharded`
+(ShardedDedup), `errors` (the exception tree, all ValueError).
 """
 
 from processing.dedup.clusters import ClusterInfo, cluster
