@@ -630,6 +630,7 @@ class _Cut:
         from catalog.locks import NamedLock
         from catalog.services.process import SIGNATURE_COLUMN
         from processing.dedup import DedupIndex, DedupParams
+        from processing.dedup.columns import fixed_width
 
         if not members or self.dedup_attributes is None:
             return None
@@ -655,12 +656,10 @@ class _Cut:
             ids = table.column("id").to_pylist()
             column = table.column(SIGNATURE_COLUMN).combine_chunks()
             if pa.types.is_fixed_size_binary(column.type) and column.null_count == 0:
-                width = column.type.byte_width
-                raw = np.frombuffer(column.buffers()[1], dtype=np.uint8)[
-                    column.offset * width:(column.offset + len(column)) * width]
+                raw = fixed_width(column, params.num_perm, "<u4")
             else:
-                raw = np.frombuffer(b"".join(column.to_pylist()), dtype=np.uint8)
-            sigs = raw.view("<u4").reshape(len(ids), params.num_perm).astype(np.uint32)
+                raw = np.frombuffer(b"".join(column.to_pylist()), dtype=np.uint8).view("<u4")
+            sigs = raw.reshape(len(ids), params.num_perm).astype(np.uint32)
             at = pc.index_in(table.column("id"), value_set=self.columns["id"])
             index.add(ids, self.columns["collected_at"].take(at).to_numpy(zero_copy_only=False),
                       sigs, self.columns["content_sha256"].take(at).to_pylist())

@@ -23,8 +23,9 @@ clusters, with memory for the duplicates only.
 Modules: `params` (DedupParams), `shingles` (normalisation, shingles), `minhash` (bulk
 signatures), `inputs` (the caller's columns, checked), `keys` (band, content-hash and id keys
 and the lookups over them), `segments` (the index's files), `index` (DedupIndex), `clusters`
-(cluster, ClusterInfo), `partitions` (link rows partitioned to files), `sharded`
-(ShardedDedup), `errors` (the exception tree, all ValueError).
+(cluster, ClusterInfo), `columns` (fixed-size binary columns), `partitions` (link rows
+partitioned to files), `sharded` (ShardedDedup), `errors` (the exception tree, all
+ValueError).
 """
 
 from processing.dedup.clusters import ClusterInfo, cluster

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from common.atomic import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL, atomic_path
 from processing.dedup.clusters import batch_exact_links
+from processing.dedup.columns import fixed_binary, fixed_width
 from processing.dedup.keys import band_keys, hash_prefix
 from processing.dedup.params import DedupParams
 
@@ -69,11 +70,9 @@ def band_table(first_node: int, signatures: np.ndarray, usable: np.ndarray,
     values = np.ascontiguousarray(
         signatures[idx].reshape(m, params.bands, params.rows), dtype="<u4"
     ).reshape(m * params.bands, params.rows)
-    width = 4 * params.rows
     table = pa.table({
         "band": pa.array(band), "key": pa.array(keys.ravel()), "node": pa.array(node),
-        "values": pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(width), len(node), [None, pa.py_buffer(values.tobytes())]),
+        "values": fixed_binary(values),
     })
     return table, keys
 
@@ -84,8 +83,7 @@ def exact_table(first_node: int, hashes: np.ndarray) -> pa.Table:
     return pa.table({
         "key": pa.array(hash_prefix(hashes) if n else np.empty(0, np.uint64)),
         "node": pa.array(np.arange(first_node, first_node + n, dtype=np.int64)),
-        "sha256": pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(32), n, [None, pa.py_buffer(np.ascontiguousarray(hashes).tobytes())]),
+        "sha256": fixed_binary(hashes),
     })
 
 
@@ -169,14 +167,6 @@ def exact_links(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     hashes = fixed_width(table.column("sha256"), 32, np.uint8)
     a, b = batch_exact_links(hashes, np.ones(len(node), dtype=bool))
     return _reduce(node[a], node[b])
-
-
-def fixed_width(column: pa.ChunkedArray, width: int, dtype) -> np.ndarray:
-    """A fixed-size binary column as an (n × width) array of `dtype` items, without copies
-    where it is one chunk."""
-    array = column.combine_chunks()
-    raw = np.frombuffer(array.buffers()[1], dtype=dtype)
-    return raw[array.offset * width:(array.offset + len(array)) * width].reshape(-1, width)
 
 
 def _reduce(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

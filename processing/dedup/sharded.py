@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from common.atomic import write_table_atomic
 from common.storage import read_table
 from processing.dedup.clusters import Nodes, _resolve_params, cluster_nodes
+from processing.dedup.columns import fixed_binary, fixed_width
 from processing.dedup.index import DedupIndex
 from processing.dedup.inputs import check_unique, to_micros
 from processing.dedup.minhash import is_empty, signatures
@@ -46,7 +47,6 @@ from processing.dedup.partitions import (
     band_table,
     exact_links,
     exact_table,
-    fixed_width,
     partition_links,
     write_partitioned,
 )
@@ -98,14 +98,11 @@ class ShardedDedup:
                 if n else np.empty((0, params.num_perm), dtype=np.uint32))
         hashes = np.frombuffer(b"".join(hashlib.sha256(t.encode("utf-8")).digest()
                                         for t in texts), dtype=np.uint8).reshape(n, 32)
-        width = params.num_perm * 4
         write_table_atomic(pa.table({
             "id": pa.array(list(ids), pa.string()),
             "collected": pa.array(to_micros(collected_at), pa.int64()),
-            "sha256": pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(32), n, [None, pa.py_buffer(hashes.tobytes())]),
-            "minhash": pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(width), n, [None, pa.py_buffer(sigs.astype("<u4").tobytes())]),
+            "sha256": fixed_binary(hashes),
+            "minhash": fixed_binary(sigs.astype("<u4")),
         }), self._path("documents", key))
         usable = ~is_empty(sigs)
         bands, keys = band_table(first, sigs, usable, params)
