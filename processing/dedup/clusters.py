@@ -82,6 +82,22 @@ def cluster(
     dedup and `dup_exact_of`; without them exact copies still cluster through their equal
     signatures unless they have no word.
     """
+    return _assemble(cluster_as_nodes(ids, collected_at, signatures,
+                                      content_hashes=content_hashes, prior=prior,
+                                      params=params, backend=backend))
+
+
+def cluster_as_nodes(
+    ids: Sequence[str],
+    collected_at: Sequence[datetime | None] | np.ndarray,
+    signatures: np.ndarray,
+    *,
+    content_hashes: Sequence[str | bytes | None] | None = None,
+    prior: DedupIndex | None = None,
+    params: DedupParams | None = None,
+    backend: Backend = "bands",
+) -> Nodes:
+    """`cluster`'s result as arrays (`Nodes`), without an object per document."""
     params = _resolve_params(params, prior)
     n = len(ids)
     if len(collected_at) != n:
@@ -116,8 +132,7 @@ def cluster(
         links.append(batch_links)
         prior_pairs.append(datasketch_prior)
 
-    return _assemble(cluster_nodes(ids, times, hashes, known, links, prior_pairs,
-                                   same_q, same_r, prior))
+    return cluster_nodes(ids, times, hashes, known, links, prior_pairs, same_q, same_r, prior)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from processing.dedup.clusters import (
     ClusterInfo,
     Nodes,
     _assemble,
-    cluster,
+    cluster_as_nodes,
 )
 from processing.dedup.index import DedupIndex
 from processing.dedup.minhash import is_empty, signatures
@@ -126,7 +126,7 @@ class Deduplicator:
         """The clustering as arrays: node i < len(seen) is the i-th document seen."""
         started = perf_counter()
         sigs = self.signatures()
-        result = cluster(
+        nodes = cluster_as_nodes(
             self._ids,
             self._collected,
             sigs,
@@ -134,17 +134,6 @@ class Deduplicator:
             prior=self.prior,
             params=self.params,
             backend=self.backend,
-        )
-        ids = list(result)
-        node_of = {doc_id: i for i, doc_id in enumerate(ids)}
-        infos = list(result.values())
-        nodes = Nodes(
-            ids,
-            np.array([i.released for i in infos], dtype=bool),
-            np.array([node_of[i.cluster_id] for i in infos], dtype=np.int64),
-            np.array([i.size for i in infos], dtype=np.int64),
-            np.array([node_of[i.dup_exact_of] if i.dup_exact_of is not None else -1
-                      for i in infos], dtype=np.int64),
         )
         empty = int(is_empty(sigs).sum())
         stats = self.stats
